@@ -1,0 +1,65 @@
+//! Astromer (1 and 2): a BERT-like encoder for irregularly sampled light curves, reimplemented on
+//! dfdx 0.13 with runtime-sized tensors. See `docs/model.md` and
+//! `shared/reference/astromer2-spec.md` §3–7, §9.
+//!
+//! - [`config`]: every architectural switch ([`EncoderConfig`], [`MaskTokenMode`],
+//!   [`AttentionMaskMode`]) with the `astromer1()` / `astromer2()` presets;
+//! - [`mask`]: typed masks ([`Visibility`], [`ProbeRole`]) and the pretraining masking
+//!   ([`MaskFractions`], [`MaskedBatch`]);
+//! - [`model`]: the encoder and reconstruction head ([`Astromer`], [`EncoderOutput`]);
+//! - [`metrics`]: host-side RMSE and R²;
+//! - [`train`]: Adam and the train/eval steps ([`Trainer`]);
+//! - [`checkpoint`]: safetensors + TOML checkpoints.
+
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod layers;
+pub mod mask;
+pub mod metrics;
+pub mod model;
+pub mod train;
+
+pub use checkpoint::TrainerState;
+pub use config::{AttentionMaskMode, EncoderConfig, MaskTokenMode};
+pub use error::{CheckpointError, ModelError};
+pub use mask::{MaskFractions, MaskedBatch, ProbeRole, Visibility};
+pub use metrics::{masked_r2, masked_rmse};
+pub use model::{Astromer, BatchTensors, EncoderOutput, LossWeighting};
+pub use train::{Adam, AdamSettings, StepStats, Trainer};
+
+/// Re-export of the tensor library, so dependants use the same version.
+pub use dfdx;
+
+/// The device the experiments run on: `Cpu`, or `Cuda` with the `cuda` feature.
+#[cfg(not(feature = "cuda"))]
+pub type DefaultDevice = dfdx::tensor::Cpu;
+/// The device the experiments run on: `Cpu`, or `Cuda` with the `cuda` feature.
+#[cfg(feature = "cuda")]
+pub type DefaultDevice = dfdx::tensor::Cuda;
+
+/// Creates the default device with a seeded RNG (`Cpu::seed_from_u64` / `Cuda::seed_from_u64`)
+/// and dfdx's buffer cache enabled (freed buffers are reused instead of returned to the OS:
+/// fewer page faults on the CPU, fewer `cudaMalloc`s on the GPU).
+/// Panics on CUDA if no GPU is available; use [`try_default_device`] to handle that.
+pub fn default_device(seed: u64) -> DefaultDevice {
+    use dfdx::tensor::Cache;
+    let dev = DefaultDevice::seed_from_u64(seed);
+    dev.enable_cache();
+    dev
+}
+
+/// Fallible version of [`default_device`].
+#[cfg(feature = "cuda")]
+pub fn try_default_device(seed: u64) -> Result<DefaultDevice, String> {
+    use dfdx::tensor::Cache;
+    let dev = dfdx::tensor::Cuda::try_build(0, seed).map_err(|e| format!("{e:?}"))?;
+    dev.enable_cache();
+    Ok(dev)
+}
+
+/// Fallible version of [`default_device`] (never fails on the CPU).
+#[cfg(not(feature = "cuda"))]
+pub fn try_default_device(seed: u64) -> Result<DefaultDevice, String> {
+    Ok(default_device(seed))
+}
