@@ -108,6 +108,10 @@ pub(crate) fn require_column<'a>(path: &Path, df: &'a DataFrame, name: &str) -> 
 /// A column as `Option<f64>` values, casting integers; errors name the column and its type.
 pub(crate) fn f64_values(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     let c = require_column(path, df, name)?;
+    // A header-only CSV has no rows to infer types from: an empty column of any type is empty.
+    if c.is_empty() {
+        return Ok(Vec::new());
+    }
     if !c.dtype().is_primitive_numeric() {
         return Err(DataError::ColumnType {
             path: path.to_path_buf(),

@@ -1,0 +1,48 @@
+//! The experiment harness: what an experiment declares (targets, data, upstream experiments, a
+//! typed config per profile), the context it runs in, and the runner behind `cargo xtask reproduce`
+//! that runs what is needed in dependency order, skips what is up to date and says why it reruns.
+
+pub mod context;
+pub mod fingerprint;
+pub mod profile;
+pub mod runner;
+
+pub use context::RunContext;
+pub use profile::{Profile, ProfileData};
+pub use runner::{Registry, ReproduceOptions, Runner};
+
+/// One output of an experiment: a figure or a table of the paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    /// Name used on the command line, e.g. `fig4`, `table1`.
+    pub name: &'static str,
+    pub kind: TargetKind,
+    pub description: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// Written to `figures/<profile>/<name>.svg` and `.png`.
+    Figure,
+    /// A table inside `results/<profile>/<experiment>.toml` (and, when drawn, also a figure).
+    Table,
+}
+
+/// A numbered experiment. Implementations are thin: they wire library calls to figures and tables.
+pub trait Experiment: Send + Sync {
+    /// Crate-like name, e.g. `e01-data`.
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    fn targets(&self) -> &'static [Target];
+    /// Experiments whose outputs this one reads.
+    fn upstream(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Manifest names this experiment reads under a profile.
+    fn datasets(&self, profile: Profile) -> Vec<String>;
+    /// The typed configuration for a profile, serialised (its hash decides reruns).
+    fn config(&self, profile: Profile) -> anyhow::Result<toml::Value>;
+    /// Workspace-relative folders whose sources the results depend on (their hash decides reruns).
+    fn source_dirs(&self) -> &'static [&'static str];
+    fn run(&self, ctx: &mut RunContext<'_>) -> anyhow::Result<()>;
+}

@@ -1,0 +1,119 @@
+//! `cargo xtask`: the project's command runner (rust-analyzer's xtask pattern).
+//!
+//! Run `cargo xtask --help` for the commands.
+
+mod data;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use harness::{Profile, Registry, ReproduceOptions, Runner};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Reproduce the Astromer 2 paper: data, experiments, figures, checks.",
+    long_about = "Reproduce the Astromer 2 paper (Donoso-Oliva et al. 2026) end to end.\n\n\
+        Profiles: smoke (CI, minutes), small (default, a laptop), paper (the paper's sizes, real data, GPU).\n\
+        Outputs: results/<profile>/<experiment>.toml and figures/<profile>/<target>.svg|png.\n\
+        Data enters only through data-manifests/*.toml, every file pinned by sha256."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List experiments, their targets, data sets and upstream experiments.
+    List {
+        #[arg(long, default_value = "small")]
+        profile: Profile,
+    },
+    /// Run what is needed to produce targets (e.g. `fig4 table1`, an experiment name, or `all`),
+    /// in dependency order, skipping what is up to date and saying why anything reruns.
+    Reproduce {
+        /// Targets, experiment names, or `all`.
+        #[arg(required = true)]
+        targets: Vec<String>,
+        #[arg(long, default_value = "small")]
+        profile: Profile,
+        /// Refuse data sets whose manifests have no trusted hashes.
+        #[arg(long)]
+        locked: bool,
+        /// Rerun even what is up to date.
+        #[arg(long)]
+        force: bool,
+        /// Only say what would run and why.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Data sets: generate, verify, fetch, pin.
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
+    },
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
+
+pub fn registry() -> Registry {
+    Registry::new(vec![Box::new(e01_data::E01Data)])
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,lightcurve=info")).init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let root = workspace_root();
+    let registry = registry();
+    match cli.command {
+        Command::List { profile } => {
+            for e in registry.experiments() {
+                println!("{}  {}", e.name(), e.description());
+                for t in e.targets() {
+                    println!("    {:<8} {}", t.name, t.description);
+                }
+                println!("    data ({profile}): {}", e.datasets(profile).join(", "));
+                if !e.upstream().is_empty() {
+                    println!("    after: {}", e.upstream().join(", "));
+                }
+            }
+            Ok(())
+        }
+        Command::Reproduce {
+            targets,
+            profile,
+            locked,
+            force,
+            dry_run,
+        } => {
+            let mut runner = Runner::new(&root, &registry);
+            let opts = ReproduceOptions {
+                profile,
+                locked,
+                force,
+                dry_run,
+            };
+            let outcomes = runner.reproduce(&targets, &opts)?;
+            let ran = outcomes.iter().filter(|(_, o)| !matches!(o, harness::runner::Outcome::UpToDate)).count();
+            if ran == 0 {
+                println!("all up to date ({profile})");
+            }
+            Ok(())
+        }
+        Command::Data { command } => data::run(&root, command),
+    }
+}
