@@ -118,7 +118,7 @@ fn read_config(path: &Path) -> Result<EncoderConfig, CheckpointError> {
     })
 }
 
-fn write_string(path: &Path, s: &str) -> Result<(), CheckpointError> {
+pub(crate) fn write_string(path: &Path, s: &str) -> Result<(), CheckpointError> {
     std::fs::write(path, s).map_err(io_err(path))
 }
 

@@ -9,6 +9,7 @@
 //! - [`model`]: the encoder and reconstruction head ([`Astromer`], [`EncoderOutput`]);
 //! - [`metrics`]: host-side RMSE and R²;
 //! - [`train`]: Adam and the train/eval steps ([`Trainer`]);
+//! - [`pretrain`]: the epoch loop with early stopping, checkpoints and exact resume;
 //! - [`checkpoint`]: safetensors + TOML checkpoints.
 
 pub mod checkpoint;
@@ -18,6 +19,7 @@ pub mod layers;
 pub mod mask;
 pub mod metrics;
 pub mod model;
+pub mod pretrain;
 pub mod train;
 
 pub use checkpoint::TrainerState;
@@ -26,6 +28,7 @@ pub use error::{CheckpointError, ModelError};
 pub use mask::{MaskFractions, MaskedBatch, ProbeRole, Visibility};
 pub use metrics::{masked_r2, masked_rmse};
 pub use model::{Astromer, BatchTensors, EncoderOutput, LossWeighting};
+pub use pretrain::{TrainOutcome, TrainSettings, TrainWindows, WindowRefresh};
 pub use train::{Adam, AdamSettings, StepStats, Trainer};
 
 /// Re-export of the tensor library, so dependants use the same version.
