@@ -2,6 +2,7 @@
 //!
 //! Run `cargo xtask --help` for the commands.
 
+mod bench;
 mod data;
 
 use std::path::{Path, PathBuf};
@@ -54,6 +55,22 @@ enum Command {
         #[command(subcommand)]
         command: data::DataCommand,
     },
+    /// Training and inference windows/s and peak memory of A2 (window 200) on this build's device
+    /// (CPU, or CUDA with `--features cuda`), and the PyTorch reference when installed.
+    Bench {
+        /// Batch sizes to measure.
+        #[arg(long, value_delimiter = ',', default_value = "32,256")]
+        batch: Vec<usize>,
+        /// Timed steps per configuration (after one warm-up step).
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// Skip the PyTorch reference.
+        #[arg(long)]
+        no_torch: bool,
+    },
+    /// (internal) one bench configuration, run in a child process.
+    #[command(hide = true)]
+    BenchOne { mode: String, batch: usize, steps: usize },
 }
 
 fn workspace_root() -> PathBuf {
@@ -64,7 +81,7 @@ fn workspace_root() -> PathBuf {
 }
 
 pub fn registry() -> Registry {
-    Registry::new(vec![Box::new(e01_data::E01Data)])
+    Registry::new(vec![Box::new(e01_data::E01Data), Box::new(e02_pretrain::E02Pretrain)])
 }
 
 fn main() {
@@ -115,5 +132,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Data { command } => data::run(&root, command),
+        Command::Bench { batch, steps, no_torch } => bench::run(&batch, steps, !no_torch).map(|_| ()),
+        Command::BenchOne { mode, batch, steps } => bench::bench_one(&mode, batch, steps),
     }
 }

@@ -222,7 +222,7 @@ impl<'a> Runner<'a> {
                 figures: Vec::new(),
                 config: config.clone(),
             };
-            std::fs::create_dir_all(&ctx.artifacts_dir)?;
+            prepare_artifacts(&ctx.artifacts_dir, &now.fingerprint, opts.force)?;
             exp.run(&mut ctx).with_context(|| format!("experiment {name} failed"))?;
             let RunContext { results, figures, .. } = ctx;
             for (target, svg, png) in figures {
@@ -251,6 +251,20 @@ impl<'a> Runner<'a> {
     fn stored_provenance(&self, profile: Profile, experiment: &str) -> Option<Provenance> {
         self.read_results(profile, experiment)?.get("provenance")?.clone().try_into().ok()
     }
+}
+
+/// Artifacts (checkpoints, caches) belong to one fingerprint: those of an interrupted run with the
+/// same fingerprint are kept (training resumes from them); any others, or all with `--force`, are
+/// discarded.
+fn prepare_artifacts(dir: &Path, fingerprint: &str, force: bool) -> anyhow::Result<()> {
+    let stamp = dir.join(".fingerprint");
+    let same = std::fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == fingerprint);
+    if dir.exists() && (force || !same) {
+        println!("  discarding artifacts of an earlier configuration in {}", dir.display());
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_atomic(&stamp, fingerprint.as_bytes())
 }
 
 /// Writes a file through a temporary sibling and a rename.
