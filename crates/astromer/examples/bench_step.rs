@@ -7,6 +7,15 @@ use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
 fn main() {
+    // GENERIC=1: dfdx's generic kernels instead of the CPU fast paths (for A/B comparisons).
+    if std::env::var("GENERIC").is_ok() {
+        astromer::kernels::with_generic_kernels(run)
+    } else {
+        run()
+    }
+}
+
+fn run() {
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

@@ -119,7 +119,12 @@ impl<D: Device<f32>> Dense<D> {
     }
 
     /// x: (N, in) → (N, out).
-    pub fn forward<T: Tape<f32, D>>(&self, x: Tensor2<D, T>) -> Tensor2<D, T> {
+    pub fn forward<T: Tape<f32, D> + 'static>(&self, x: Tensor2<D, T>) -> Tensor2<D, T> {
+        // CPU: one GEMM with the bias fused (see `kernels`); other devices: dfdx ops below.
+        let x = match crate::kernels::dense(x, &self.weight, &self.bias) {
+            Ok(y) => return y,
+            Err(x) => x,
+        };
         let n = x.shape().0;
         let out = self.out_features();
         let y = x.matmul(self.weight.retaped::<T>());
@@ -161,7 +166,7 @@ impl<D: Device<f32>> LayerNorm<D> {
     }
 
     /// x: (N, d) → (N, d).
-    pub fn forward<T: Tape<f32, D>>(&self, x: Tensor2<D, T>) -> Tensor2<D, T> {
+    pub fn forward<T: Tape<f32, D> + 'static>(&self, x: Tensor2<D, T>) -> Tensor2<D, T> {
         let shape = *x.shape();
         let g = self
             .weight
@@ -227,7 +232,7 @@ impl<'r> Dropout<'r> {
         out
     }
 
-    pub(crate) fn apply<D: Device<f32>, T: Tape<f32, D>>(
+    pub(crate) fn apply<D: Device<f32>, T: Tape<f32, D> + 'static>(
         &mut self,
         x: Tensor2<D, T>,
     ) -> Tensor2<D, T> {

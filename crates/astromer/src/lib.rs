@@ -15,6 +15,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod error;
+pub mod kernels;
 pub mod layers;
 pub mod mask;
 pub mod metrics;

@@ -7,6 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{AttentionMaskMode, EncoderConfig};
 use crate::error::ModelError;
+use crate::kernels::BiasRef;
 use crate::layers::{
     Dense, Dropout, LayerNorm, NamedParams, NamedParamsMut, ParamMut, ParamRef, Tensor1, Tensor2,
     Tensor3, Tensor4,
@@ -38,7 +39,7 @@ pub enum AttentionBias<D: Device<f32>> {
 }
 
 impl<D: Device<f32>> AttentionBias<D> {
-    fn apply<T: Tape<f32, D>>(&self, logits: Tensor4<D, T>) -> Tensor4<D, T> {
+    fn apply<T: Tape<f32, D> + 'static>(&self, logits: Tensor4<D, T>) -> Tensor4<D, T> {
         let s = *logits.shape();
         match self {
             AttentionBias::Key(k) => logits + k.clone().broadcast_like::<_, Axes2<1, 2>>(&s),
@@ -215,7 +216,11 @@ impl<D: Device<f32>> InputEmbedding<D> {
     }
 
     /// mag: (N, 1) input magnitudes carrying the tape → (N, d) embedding (before dropout).
-    fn forward<T: Tape<f32, D>>(&self, mag: Tensor2<D, T>, bt: &BatchTensors<D>) -> Tensor2<D, T> {
+    fn forward<T: Tape<f32, D> + 'static>(
+        &self,
+        mag: Tensor2<D, T>,
+        bt: &BatchTensors<D>,
+    ) -> Tensor2<D, T> {
         let n = mag.shape().0;
         let mag_in = match (&self.mask_token, self.token_applied) {
             (Some(token), true) => {
@@ -255,7 +260,7 @@ pub struct MultiHeadAttention<D: Device<f32>> {
 
 impl<D: Device<f32>> MultiHeadAttention<D> {
     /// x: (B·L, d) → (B·L, d).
-    fn forward<T: Tape<f32, D>>(
+    fn forward<T: Tape<f32, D> + 'static>(
         &self,
         x: Tensor2<D, T>,
         bias: &AttentionBias<D>,
@@ -269,6 +274,15 @@ impl<D: Device<f32>> MultiHeadAttention<D> {
         let q = self.query.forward(x.clone().put_tape(tape));
         let k = self.key.forward(x.retaped::<T>());
         let v = self.value.forward(x.retaped::<T>());
+        // CPU: fused attention straight from the (B·L, d) activations (see `kernels`).
+        let bias_ref = match bias {
+            AttentionBias::Key(t) => BiasRef::Key(t),
+            AttentionBias::Full(t) => BiasRef::Full(t),
+        };
+        let (q, k, v) = match crate::kernels::attention((q, k, v), bias_ref, (b, l, h)) {
+            Ok(o) => return self.merge.forward(o),
+            Err(qkv) => qkv,
+        };
         // (B·L, d) → (B, L, H, hd) → (B, H, L, hd); K → (B, H, hd, L).
         let q = q
             .reshape_like(&(b, l, h, hd))
@@ -331,7 +345,7 @@ impl<D: Device<f32>> AttentionBlock<D> {
         }
     }
 
-    fn forward<T: Tape<f32, D>>(
+    fn forward<T: Tape<f32, D> + 'static>(
         &self,
         x: Tensor2<D, T>,
         bt: &BatchTensors<D>,
@@ -421,7 +435,12 @@ pub struct ReconstructionHead<D: Device<f32>> {
 
 impl<D: Device<f32>> ReconstructionHead<D> {
     /// (B·L, d) → (B, L).
-    fn forward<T: Tape<f32, D>>(&self, z: Tensor2<D, T>, b: usize, l: usize) -> Tensor2<D, T> {
+    fn forward<T: Tape<f32, D> + 'static>(
+        &self,
+        z: Tensor2<D, T>,
+        b: usize,
+        l: usize,
+    ) -> Tensor2<D, T> {
         self.output
             .forward(self.norm.forward(z))
             .reshape_like(&(b, l))
@@ -567,7 +586,7 @@ impl<D: Device<f32>> Astromer<D> {
 
     /// Encoder forward. `mag` is `bt.mag`, possibly traced. Returns the last block output
     /// (B·L, d) and, when `collect`, untaped copies of the embedding and every block output.
-    fn encoder_forward<T: Tape<f32, D>>(
+    fn encoder_forward<T: Tape<f32, D> + 'static>(
         &self,
         mag: Tensor2<D, T>,
         bt: &BatchTensors<D>,
@@ -622,7 +641,7 @@ impl<D: Device<f32>> Astromer<D> {
     }
 
     /// Full forward pass to reconstructions (B, L) with tape `T`.
-    pub(crate) fn forward<T: Tape<f32, D>>(
+    pub(crate) fn forward<T: Tape<f32, D> + 'static>(
         &self,
         mag: Tensor2<D, T>,
         bt: &BatchTensors<D>,
@@ -697,7 +716,7 @@ impl<D: Device<f32>> Astromer<D> {
 }
 
 /// RMSE loss of spec §6.2 as a differentiable scalar: sqrt(mean_i Σ_l m·w·r / Σ_l m).
-pub fn reconstruction_loss<D: Device<f32>, T: Tape<f32, D>>(
+pub fn reconstruction_loss<D: Device<f32>, T: Tape<f32, D> + 'static>(
     pred: Tensor2<D, T>,
     bt: &BatchTensors<D>,
 ) -> Tensor<(), f32, D, T> {

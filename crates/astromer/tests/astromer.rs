@@ -757,3 +757,82 @@ fn dropout_only_in_training() {
     let t2 = m.encode_train(&b, &mut rng2).unwrap().last().as_vec();
     assert_eq!(t1, t2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// 7. CPU fast kernels (`astromer::kernels`) agree with the generic dfdx path
+
+fn assert_close(what: &str, a: &[f32], b: &[f32], tol: f32) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    // Relative to the tensor's largest value; the floor covers gradients that are 0 in exact
+    // arithmetic (e.g. the key bias: softmax ignores a per-query constant) and are rounding noise.
+    let scale = b.iter().fold(0.0f32, |m, x| m.max(x.abs())).max(1e-2);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * scale,
+            "{what}[{i}]: fast {x} vs generic {y} (scale {scale})"
+        );
+    }
+}
+
+#[test]
+fn fast_cpu_kernels_match_generic_path() {
+    for (mode, token) in [
+        (AttentionMaskMode::KeyHidden, MaskTokenMode::Applied),
+        (
+            AttentionMaskMode::A1QueryOrKeyPlusOne,
+            MaskTokenMode::Absent,
+        ),
+    ] {
+        let cfg = EncoderConfig {
+            n_blocks: 2,
+            d_model: 32,
+            n_heads: 4,
+            ffn_width: 48,
+            residual_projections: mode == AttentionMaskMode::KeyHidden,
+            attention_mask: mode,
+            mask_token: token,
+            ..tiny_config(2)
+        };
+        let m = Astromer::new(cfg, &dev(), 3).unwrap();
+        let b = train_batch(24, 11);
+        let fast_pred = m.predict(&b).unwrap();
+        let gen_pred = kernels::with_generic_kernels(|| m.predict(&b).unwrap());
+        assert_close("prediction", &fast_pred, &gen_pred, 1e-5);
+        let fast_enc = m.encode(&b).unwrap();
+        let gen_enc = kernels::with_generic_kernels(|| m.encode(&b).unwrap());
+        for (x, y) in fast_enc.all().into_iter().zip(gen_enc.all()) {
+            assert_close("encoding", &x.as_vec(), &y.as_vec(), 1e-5);
+        }
+        for w in [LossWeighting::Weighted, LossWeighting::Unweighted] {
+            let (fl, fg) = m.loss_and_gradients(&b, w).unwrap();
+            let (gl, gg) = kernels::with_generic_kernels(|| m.loss_and_gradients(&b, w).unwrap());
+            assert!((fl - gl).abs() <= 1e-5 * gl.abs(), "loss {fl} vs {gl}");
+            for ((n1, a), (n2, g)) in fg.iter().zip(&gg) {
+                assert_eq!(n1, n2);
+                assert_close(&format!("grad {n1}"), a, g, 1e-5);
+            }
+        }
+        // A training step (dropout on) with the same RNG lands on the same parameters.
+        let mut t1 = Trainer::new(m.clone(), AdamSettings::official(), LossWeighting::Weighted);
+        let mut t2 = t1.clone();
+        let s1 = t1
+            .train_step(&b, &mut ChaCha8Rng::seed_from_u64(5))
+            .unwrap();
+        let s2 = kernels::with_generic_kernels(|| {
+            t2.train_step(&b, &mut ChaCha8Rng::seed_from_u64(5))
+                .unwrap()
+        });
+        assert!((s1.loss - s2.loss).abs() <= 1e-5 * s2.loss.abs());
+        // Adam's first step moves every parameter by exactly ±lr (sign of its gradient), so
+        // gradients that are 0 up to rounding (key biases) may step in opposite directions.
+        let lr = AdamSettings::official().lr as f32;
+        for ((n, p1), (_, p2)) in t1.model.params().iter().zip(t2.model.params().iter()) {
+            for (x, y) in p1.to_vec().iter().zip(p2.to_vec()) {
+                assert!(
+                    (x - y).abs() <= 2.0 * lr * 1.001 + 1e-6,
+                    "param {n}: {x} vs {y}"
+                );
+            }
+        }
+    }
+}
