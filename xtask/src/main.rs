@@ -68,6 +68,16 @@ enum Command {
         #[arg(long)]
         no_torch: bool,
     },
+    /// Compare the Rust model with the independent PyTorch reference (tools/parity; needs python3
+    /// with torch, safetensors and numpy). Opt-in: not part of the test command.
+    Parity {
+        /// Where the exported checkpoints, inputs and outputs go.
+        #[arg(long, default_value = "target/parity")]
+        dir: PathBuf,
+        /// Require every output within 1e-5 absolute (see docs/parity.md for why that is stricter than f32 allows).
+        #[arg(long)]
+        strict: bool,
+    },
     /// (internal) one bench configuration, run in a child process.
     #[command(hide = true)]
     BenchOne { mode: String, batch: usize, steps: usize },
@@ -82,6 +92,28 @@ fn workspace_root() -> PathBuf {
 
 pub fn registry() -> Registry {
     Registry::new(vec![Box::new(e01_data::E01Data), Box::new(e02_pretrain::E02Pretrain)])
+}
+
+fn parity(root: &Path, dir: &Path, strict: bool) -> Result<()> {
+    use std::process::Command as Process;
+    let dir = root.join(dir);
+    let status = Process::new(env!("CARGO"))
+        .args(["run", "--quiet", "-p", "astromer", "--example", "export_parity", "--"])
+        .arg(&dir)
+        .current_dir(root)
+        .status()?;
+    anyhow::ensure!(status.success(), "exporting the Rust model failed");
+    let mut py = Process::new("python3");
+    py.arg(root.join("tools/parity/parity.py")).arg(&dir);
+    if strict {
+        py.arg("--strict");
+    }
+    let status = py.status().map_err(|e| anyhow::anyhow!("running python3: {e}"))?;
+    anyhow::ensure!(
+        status.success(),
+        "parity check failed (or python3 lacks torch/safetensors/numpy: pip install torch safetensors numpy)"
+    );
+    Ok(())
 }
 
 fn main() {
@@ -134,5 +166,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Data { command } => data::run(&root, command),
         Command::Bench { batch, steps, no_torch } => bench::run(&batch, steps, !no_torch).map(|_| ()),
         Command::BenchOne { mode, batch, steps } => bench::bench_one(&mode, batch, steps),
+        Command::Parity { dir, strict } => parity(&root, &dir, strict),
     }
 }
