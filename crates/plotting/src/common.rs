@@ -321,6 +321,21 @@ pub(crate) struct Frame<'s> {
     pub y_grid: bool,
 }
 
+impl<'s> Frame<'s> {
+    /// The common frame: both grids, nothing reserved on the right.
+    pub(crate) fn plain(x: &'s Axis, y: &'s Axis, x_desc: &'s str, y_desc: &'s str) -> Self {
+        Frame {
+            x,
+            y,
+            x_desc,
+            y_desc,
+            right_area: 0,
+            x_grid: true,
+            y_grid: true,
+        }
+    }
+}
+
 const MARGIN_RIGHT: u32 = 20;
 const MARGIN_LEFT: u32 = 8;
 

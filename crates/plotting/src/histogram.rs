@@ -86,15 +86,7 @@ pub fn histograms(
     render!(|root| {
         let body = titled(root, title)?;
         let plot = with_legend(&body, &entries)?;
-        let frame = Frame {
-            x: &x,
-            y: &y,
-            x_desc: x_label,
-            y_desc: y_label,
-            right_area: 0,
-            x_grid: true,
-            y_grid: true,
-        };
+        let frame = Frame::plain(&x, &y, x_label, y_label);
         let chart = build_chart(&plot, &frame)?;
         let floor = y.lo;
         for ((i, _, _), h) in clean.iter().zip(&heights) {

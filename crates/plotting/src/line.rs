@@ -144,15 +144,7 @@ pub fn line_chart(
     render!(|root| {
         let body = titled(root, title)?;
         let plot = with_legend(&body, &entries)?;
-        let frame = Frame {
-            x: &x,
-            y: &y,
-            x_desc: x_label,
-            y_desc: y_label,
-            right_area: 0,
-            x_grid: true,
-            y_grid: true,
-        };
+        let frame = Frame::plain(&x, &y, x_label, y_label);
         let chart = build_chart(&plot, &frame)?;
         let pa = chart.plotting_area();
         // Bands first, so lines stay on top.

@@ -60,15 +60,7 @@ pub fn scatter(
     render!(|root| {
         let body = titled(root, title)?;
         let plot = with_legend(&body, &entries)?;
-        let frame = Frame {
-            x: &x,
-            y: &y,
-            x_desc: x_label,
-            y_desc: y_label,
-            right_area: 0,
-            x_grid: true,
-            y_grid: true,
-        };
+        let frame = Frame::plain(&x, &y, x_label, y_label);
         let chart = build_chart(&plot, &frame)?;
         for (i, pts) in clean.iter().enumerate() {
             let style = Palette::color(i).mix(alpha).filled();
