@@ -149,6 +149,17 @@ pub struct StepStats {
     pub n_windows: usize,
 }
 
+impl StepStats {
+    /// Loss of a step plus the R² of its predictions on the batch's scored positions.
+    fn new(loss: f32, pred: &[f32], batch: &MaskedBatch) -> Self {
+        StepStats {
+            loss,
+            r2: masked_r2(pred, &batch.target, &batch.roles, batch.window_len) as f32,
+            n_windows: batch.batch_size,
+        }
+    }
+}
+
 /// Model + optimiser + loss choice: one pretraining / finetuning run.
 #[derive(Clone, Debug)]
 pub struct Trainer<D: Device<f32>> {
@@ -184,17 +195,7 @@ impl<D: Device<f32>> Trainer<D> {
         let mut dropout = Dropout::new(Some(rng as &mut dyn RngCore), p);
         let (loss, pred, grads) = self.model.backward(&bt, &mut dropout);
         self.adam.update(&mut self.model, &grads)?;
-        let r2 = masked_r2(
-            &pred.as_vec(),
-            &batch.target,
-            &batch.roles,
-            batch.window_len,
-        ) as f32;
-        Ok(StepStats {
-            loss,
-            r2,
-            n_windows: batch.batch_size,
-        })
+        Ok(StepStats::new(loss, &pred.as_vec(), batch))
     }
 
     /// Evaluation: inference mode (no dropout), same loss weighting, no update.
@@ -202,16 +203,6 @@ impl<D: Device<f32>> Trainer<D> {
         let bt = self.model.batch_tensors(batch, self.weighting)?;
         let pred = self.model.forward(bt.mag.clone(), &bt, &mut Dropout::off());
         let loss = reconstruction_loss(pred.clone(), &bt).as_vec()[0];
-        let r2 = masked_r2(
-            &pred.as_vec(),
-            &batch.target,
-            &batch.roles,
-            batch.window_len,
-        ) as f32;
-        Ok(StepStats {
-            loss,
-            r2,
-            n_windows: batch.batch_size,
-        })
+        Ok(StepStats::new(loss, &pred.as_vec(), batch))
     }
 }

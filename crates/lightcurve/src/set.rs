@@ -207,20 +207,27 @@ impl LightCurveSet {
         Some(classes.iter().cloned().zip(counts).collect())
     }
 
-    /// A new set holding the curves at `indices` (in that order).
+    /// A new set holding the curves at `indices` (in that order). It keeps the parent's class
+    /// list, so label indices stay comparable across subsets (folds, splits).
     pub fn subset(&self, indices: &[usize]) -> Result<Self> {
-        let curves = indices.iter().map(|&i| self.to_owned_curve(i)).collect();
-        let mut out = Self::from_curves(curves)?;
-        // Keep the parent's class list so label indices stay comparable across subsets.
-        if let (Some(parent), Some(_)) = (&self.classes, &out.classes) {
-            for (k, &i) in indices.iter().enumerate() {
-                out.spans[k].label = self.spans[i].label;
-            }
-            out.classes = Some(parent.clone());
-            out.frame = build_frame(&out.time, &out.mag, &out.err, &out.spans, out.classes.as_deref())
-                .map_err(|e| DataError::table("<memory>", e))?;
+        let total: usize = indices.iter().map(|&i| self.spans[i].len).sum();
+        let (mut time, mut mag, mut err) = (
+            Vec::with_capacity(total),
+            Vec::with_capacity(total),
+            Vec::with_capacity(total),
+        );
+        let mut spans = Vec::with_capacity(indices.len());
+        for &i in indices {
+            let c = self.curve(i);
+            spans.push(CurveSpan {
+                start: time.len(),
+                ..self.spans[i].clone()
+            });
+            time.extend_from_slice(c.time);
+            mag.extend_from_slice(c.mag);
+            err.extend_from_slice(c.err);
         }
-        Ok(out)
+        Self::from_parts(time, mag, err, spans, self.classes.clone())
     }
 
     pub fn to_owned_curve(&self, i: usize) -> OwnedLightCurve {

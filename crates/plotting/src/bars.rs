@@ -149,15 +149,7 @@ pub fn bar_table(
     render!(|root| {
         let body = titled(root, title)?;
         let plot = with_legend(&body, &entries)?;
-        let frame = Frame {
-            x: &x,
-            y: &y,
-            x_desc: "",
-            y_desc: y_label,
-            right_area: 0,
-            x_grid: false,
-            y_grid: true,
-        };
+        let frame = Frame::categorical(&x, &y, y_label);
         let chart = build_chart(&plot, &frame)?;
         let base = if log_y { y.lo } else { 0.0 };
         for (j, (_, vals)) in series.iter().enumerate() {
@@ -309,13 +301,8 @@ pub fn grouped_bars_with_errors(
             None => 0,
         };
         let frame = Frame {
-            x: &x,
-            y: &y,
-            x_desc: "",
-            y_desc: y_label,
             right_area,
-            x_grid: false,
-            y_grid: true,
+            ..Frame::categorical(&x, &y, y_label)
         };
         let chart = build_chart(&plot, &frame)?;
         for (j, (_, vals)) in series.iter().enumerate() {

@@ -33,15 +33,7 @@ pub fn boxplots(title: &str, y_label: &str, groups: &[Series1D], log_y: bool) ->
 
     render!(|root| {
         let body = titled(root, title)?;
-        let frame = Frame {
-            x: &x,
-            y: &y,
-            x_desc: "",
-            y_desc: y_label,
-            right_area: 0,
-            x_grid: false,
-            y_grid: true,
-        };
+        let frame = Frame::categorical(&x, &y, y_label);
         let chart = build_chart(&body, &frame)?;
         let pa = chart.plotting_area();
         let ty = |v: f64| y.tf(v).unwrap_or(y.lo);

@@ -334,6 +334,15 @@ impl<'s> Frame<'s> {
             y_grid: true,
         }
     }
+
+    /// A frame over categories on x (no x grid, no x label).
+    pub(crate) fn categorical(x: &'s Axis, y: &'s Axis, y_desc: &'s str) -> Self {
+        Frame {
+            x_desc: "",
+            x_grid: false,
+            ..Frame::plain(x, y, "", y_desc)
+        }
+    }
 }
 
 const MARGIN_RIGHT: u32 = 20;
