@@ -91,7 +91,12 @@ fn workspace_root() -> PathBuf {
 }
 
 pub fn registry() -> Registry {
-    Registry::new(vec![Box::new(e01_data::E01Data), Box::new(e02_pretrain::E02Pretrain)])
+    Registry::new(vec![
+        Box::new(e01_data::E01Data),
+        Box::new(e02_pretrain::E02Pretrain),
+        Box::new(e03_finetune::E03Finetune),
+        Box::new(e04_classify::E04Classify),
+    ])
 }
 
 fn parity(root: &Path, dir: &Path, strict: bool) -> Result<()> {

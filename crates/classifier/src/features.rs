@@ -1,0 +1,258 @@
+//! Pooled per-window representations of a frozen encoder, the only thing the heads read.
+//!
+//! Every head of spec §8.2 pools over time before anything trainable happens (`skip` averages
+//! each representation over the valid steps and only then weights them with softmax(γ); `max`
+//! and `avg` pool the last block), so one encoder pass per window yields everything all heads
+//! need: for each window, the mean over valid steps of the input embedding and of every block
+//! output, and the max over valid steps of the last block. These are a few kilobytes per window
+//! and are cached to disk, so the encoder runs once per (encoder, fold, SPC) however many heads
+//! are trained on top.
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use astromer::{Astromer, MaskedBatch};
+use dfdx::prelude::*;
+use lightcurve::PaddedWindow;
+
+use crate::error::ClassifierError;
+use crate::head::HeadKind;
+
+/// Pooled representations of `len()` windows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PooledFeatures {
+    /// Representations per window: the input embedding plus one per block.
+    pub n_reps: usize,
+    pub d_model: usize,
+    /// Row-major `[window][rep][d]`: the mean over valid steps of representation `rep`
+    /// (rep 0 = input embedding, rep k = output of block k).
+    pub means: Vec<f32>,
+    /// Row-major `[window][d]`: the max over valid steps of the last block's output.
+    pub last_max: Vec<f32>,
+    /// Source curve of each window (index into the set the windows came from).
+    pub object_index: Vec<usize>,
+    /// Class of each window (the class of its curve).
+    pub labels: Vec<usize>,
+}
+
+const MAGIC: &[u8; 8] = b"ASTRPF01";
+
+impl PooledFeatures {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Width of the head's input for `kind`.
+    pub fn input_width(&self, kind: HeadKind) -> usize {
+        match kind {
+            HeadKind::Skip => self.n_reps * self.d_model,
+            HeadKind::Max | HeadKind::Avg => self.d_model,
+        }
+    }
+
+    /// The head input of windows `rows`, row-major `[rows.len()][input_width(kind)]`.
+    pub fn head_input(&self, kind: HeadKind, rows: &[usize]) -> Vec<f32> {
+        let (r, d) = (self.n_reps, self.d_model);
+        let mut out = Vec::with_capacity(rows.len() * self.input_width(kind));
+        for &i in rows {
+            match kind {
+                HeadKind::Skip => out.extend_from_slice(&self.means[i * r * d..(i + 1) * r * d]),
+                HeadKind::Max => out.extend_from_slice(&self.last_max[i * d..(i + 1) * d]),
+                HeadKind::Avg => {
+                    let last = (i * r + r - 1) * d;
+                    out.extend_from_slice(&self.means[last..last + d]);
+                }
+            }
+        }
+        out
+    }
+
+    /// Encodes `windows` with the frozen `model` (inference mode: no dropout) in batches of
+    /// `batch_size` and pools them. `label_of_object(object_index)` gives each window's class.
+    /// `on_batch(done, total)` reports progress in windows.
+    pub fn extract<D: Device<f32>>(
+        model: &Astromer<D>,
+        windows: &[PaddedWindow],
+        label_of_object: impl Fn(usize) -> Result<usize, ClassifierError>,
+        batch_size: usize,
+        on_batch: &mut dyn FnMut(usize, usize),
+    ) -> Result<Self, ClassifierError> {
+        let d = model.config().d_model;
+        let r = model.config().n_blocks + 1;
+        let mut out = Self {
+            n_reps: r,
+            d_model: d,
+            means: Vec::with_capacity(windows.len() * r * d),
+            last_max: Vec::with_capacity(windows.len() * d),
+            object_index: Vec::with_capacity(windows.len()),
+            labels: Vec::with_capacity(windows.len()),
+        };
+        let mut done = 0;
+        for chunk in windows.chunks(batch_size.max(1)) {
+            let batch = MaskedBatch::evaluation(chunk)?;
+            let enc = model.encode(&batch)?;
+            let reps: Vec<Vec<f32>> = enc.all().into_iter().map(|t| t.as_vec()).collect();
+            let l = batch.window_len;
+            for (b, w) in chunk.iter().enumerate() {
+                if w.n_valid == 0 {
+                    return Err(ClassifierError::EmptyWindow { object_index: w.object_index });
+                }
+                for rep in &reps {
+                    out.means.extend(mean_over_valid(&rep[b * l * d..(b + 1) * l * d], w.n_valid, d));
+                }
+                let last = reps.last().expect("at least the embedding");
+                out.last_max.extend(max_over_valid(&last[b * l * d..(b + 1) * l * d], w.n_valid, d));
+                out.object_index.push(w.object_index);
+                out.labels.push(label_of_object(w.object_index)?);
+            }
+            done += chunk.len();
+            on_batch(done, windows.len());
+        }
+        Ok(out)
+    }
+
+    /// Writes the features to `path` atomically (a `.tmp` file renamed into place).
+    pub fn save(&self, path: &Path) -> Result<(), ClassifierError> {
+        let io = |e: std::io::Error| ClassifierError::Io(format!("{}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let tmp = path.with_extension("tmp");
+        {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+            f.write_all(MAGIC).map_err(io)?;
+            for v in [self.len(), self.n_reps, self.d_model] {
+                f.write_all(&(v as u64).to_le_bytes()).map_err(io)?;
+            }
+            for v in self.means.iter().chain(&self.last_max) {
+                f.write_all(&v.to_le_bytes()).map_err(io)?;
+            }
+            for v in self.object_index.iter().chain(&self.labels) {
+                f.write_all(&(*v as u64).to_le_bytes()).map_err(io)?;
+            }
+            f.flush().map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Reads features written by [`PooledFeatures::save`]; a truncated or foreign file is an error
+    /// that names the file.
+    pub fn load(path: &Path) -> Result<Self, ClassifierError> {
+        let bad = |why: &str| ClassifierError::Cache {
+            path: path.to_path_buf(),
+            why: why.to_string(),
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|e| ClassifierError::Io(format!("{}: {e}", path.display())))?;
+        if bytes.len() < 32 || &bytes[..8] != MAGIC {
+            return Err(bad("not a pooled-features file"));
+        }
+        let u = |k: usize| u64::from_le_bytes(bytes[8 + 8 * k..16 + 8 * k].try_into().expect("8 bytes")) as usize;
+        let (n, r, d) = (u(0), u(1), u(2));
+        let n_f32 = n * r * d + n * d;
+        let expected = 32 + 4 * n_f32 + 16 * n;
+        if bytes.len() != expected {
+            return Err(bad(&format!("{} bytes, expected {expected} (truncated?)", bytes.len())));
+        }
+        let mut at = 32;
+        let mut f32s = |k: usize| {
+            let v: Vec<f32> = bytes[at..at + 4 * k]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            at += 4 * k;
+            v
+        };
+        let means = f32s(n * r * d);
+        let last_max = f32s(n * d);
+        let usizes = |from: usize| -> Vec<usize> {
+            bytes[from..from + 8 * n]
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")) as usize)
+                .collect()
+        };
+        let object_index = usizes(at);
+        let labels = usizes(at + 8 * n);
+        Ok(Self {
+            n_reps: r,
+            d_model: d,
+            means,
+            last_max,
+            object_index,
+            labels,
+        })
+    }
+}
+
+/// Mean over the first `n_valid` of `l` rows of a row-major `(l, d)` block (padding is at the end).
+fn mean_over_valid(block: &[f32], n_valid: usize, d: usize) -> Vec<f32> {
+    let mut acc = vec![0f64; d];
+    for row in block.chunks_exact(d).take(n_valid) {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += v as f64;
+        }
+    }
+    acc.into_iter().map(|a| (a / n_valid as f64) as f32).collect()
+}
+
+/// Max over the first `n_valid` rows (padded steps excluded, as the official −∞ fill).
+fn max_over_valid(block: &[f32], n_valid: usize, d: usize) -> Vec<f32> {
+    let mut acc = vec![f32::NEG_INFINITY; d];
+    for row in block.chunks_exact(d).take(n_valid) {
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a = a.max(v);
+        }
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_ignores_padding() {
+        // l = 3, d = 2, two valid rows, padding row holds a huge value that must not leak in.
+        let block = [1.0, -2.0, 3.0, 4.0, 100.0, 100.0];
+        assert_eq!(mean_over_valid(&block, 2, 2), vec![2.0, 1.0]);
+        assert_eq!(max_over_valid(&block, 2, 2), vec![3.0, 4.0]);
+    }
+
+    fn sample() -> PooledFeatures {
+        PooledFeatures {
+            n_reps: 2,
+            d_model: 2,
+            means: vec![1., 2., 3., 4., 5., 6., 7., 8.],
+            last_max: vec![9., 10., 11., 12.],
+            object_index: vec![0, 3],
+            labels: vec![1, 0],
+        }
+    }
+
+    #[test]
+    fn head_inputs_select_the_right_representation() {
+        let f = sample();
+        assert_eq!(f.head_input(HeadKind::Skip, &[1]), vec![5., 6., 7., 8.]);
+        assert_eq!(f.head_input(HeadKind::Avg, &[0, 1]), vec![3., 4., 7., 8.]);
+        assert_eq!(f.head_input(HeadKind::Max, &[1, 0]), vec![11., 12., 9., 10.]);
+    }
+
+    #[test]
+    fn cache_round_trips_and_rejects_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.bin");
+        let f = sample();
+        f.save(&p).unwrap();
+        assert_eq!(PooledFeatures::load(&p).unwrap(), f);
+        let bytes = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &bytes[..bytes.len() - 3]).unwrap();
+        let err = PooledFeatures::load(&p).unwrap_err().to_string();
+        assert!(err.contains("truncated") && err.contains("f.bin"), "{err}");
+    }
+}

@@ -1,0 +1,631 @@
+//! e04-classify: classifiers on frozen finetuned encoders across SPC (paper Sects. 5.3–5.4):
+//! Figs. 11 and 12 (macro-F1 vs SPC), Fig. 13 (γ of the `skip` head per layer), Figs. 16 and 17
+//! (confusion matrices), one results row per dataset × encoder × head × SPC × fold.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use astromer::Astromer;
+use classifier::{train_head, ClassifierSettings, EvaluatedWeights, HeadKind, HeadShape, PooledFeatures};
+use evaluation::{object_metrics, window_metrics, ClassificationMetrics, ConfusionMatrix, FoldSummary};
+use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use lightcurve::{LightCurveSet, WindowPolicy};
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+pub struct E04Classify;
+
+/// The heads trained on one finetuned encoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncoderHeads {
+    /// Encoder name as pretrained (e02) and finetuned (e03): `A2`, `A1`.
+    pub encoder: String,
+    pub heads: Vec<HeadKind>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub encoders: Vec<EncoderHeads>,
+    pub classifier: ClassifierSettings,
+    /// Windows per encoder pass when extracting features.
+    pub embed_batch_size: usize,
+}
+
+impl Config {
+    pub fn for_profile(profile: Profile) -> Self {
+        let encoders = vec![
+            EncoderHeads {
+                encoder: "A2".into(),
+                heads: vec![HeadKind::Skip, HeadKind::Max, HeadKind::Avg],
+            },
+            EncoderHeads {
+                encoder: "A1".into(),
+                heads: vec![HeadKind::Skip],
+            },
+        ];
+        let quick = |batch_size, max_epochs, patience| ClassifierSettings {
+            shape: HeadShape::default(),
+            // The ablation runs' rate (spec §7.3): 1e-5 needs thousands of epochs on few windows.
+            lr: 1e-3,
+            batch_size,
+            max_epochs,
+            patience,
+            evaluated: EvaluatedWeights::Best,
+            ..ClassifierSettings::official()
+        };
+        match profile {
+            Profile::Smoke => Config {
+                encoders,
+                classifier: quick(64, 40, 8),
+                embed_batch_size: 64,
+            },
+            Profile::Small => Config {
+                encoders,
+                classifier: quick(256, 200, 20),
+                embed_batch_size: 64,
+            },
+            // The paper's runs: lr 1e-5, batch 512, patience 40, last epoch evaluated.
+            Profile::Paper => Config {
+                encoders,
+                classifier: ClassifierSettings::official(),
+                embed_batch_size: 2500,
+            },
+        }
+    }
+}
+
+const TARGETS: &[Target] = &[
+    Target {
+        name: "fig11",
+        kind: TargetKind::Figure,
+        description: "Alcock: test macro-F1 vs SPC for the A2 and A1 encoders (mean and min–max over folds)",
+    },
+    Target {
+        name: "fig12",
+        kind: TargetKind::Figure,
+        description: "ATLAS: test macro-F1 vs SPC for the A2 and A1 encoders (mean and min–max over folds)",
+    },
+    Target {
+        name: "fig13",
+        kind: TargetKind::Figure,
+        description: "γ of the A2 skip head per layer (raw and softmaxed) vs SPC, mean over folds",
+    },
+    Target {
+        name: "fig16",
+        kind: TargetKind::Figure,
+        description: "Alcock: confusion matrices of A2 skip at each SPC (normalised by true class, mean over folds)",
+    },
+    Target {
+        name: "fig17",
+        kind: TargetKind::Figure,
+        description: "ATLAS: confusion matrices of A2 skip at each SPC (normalised by true class, mean over folds)",
+    },
+    Target {
+        name: "classification",
+        kind: TargetKind::Table,
+        description: "accuracy and macro P/R/F1 per window and per object, every dataset × encoder × head × SPC × fold",
+    },
+];
+
+/// The official numbers, transcribed with their sources (results/paper-reference/README.md).
+const PAPER_REFERENCE: &str = include_str!("../../../results/paper-reference/astromer2.toml");
+
+#[derive(Debug, Deserialize)]
+struct PaperReference {
+    published: Vec<Published>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Published {
+    dataset: String,
+    spc: usize,
+    encoder: String,
+    f1_mean: f64,
+}
+
+/// `synthetic-alcock-small` → `alcock`.
+pub fn display_name(manifest: &str) -> String {
+    let s = manifest.strip_prefix("synthetic-").unwrap_or(manifest);
+    let s = s.strip_suffix("-smoke").or_else(|| s.strip_suffix("-small")).unwrap_or(s);
+    s.to_string()
+}
+
+impl Experiment for E04Classify {
+    fn name(&self) -> &'static str {
+        "e04-classify"
+    }
+
+    fn description(&self) -> &'static str {
+        "few-shot classifiers (skip/max/avg heads) on frozen finetuned encoders; Figs. 11–13, 16, 17"
+    }
+
+    fn targets(&self) -> &'static [Target] {
+        TARGETS
+    }
+
+    fn upstream(&self) -> &'static [&'static str] {
+        &["e03-finetune"]
+    }
+
+    fn datasets(&self, profile: Profile) -> Vec<String> {
+        profile.data().labelled
+    }
+
+    fn config(&self, profile: Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(Config::for_profile(profile))?)
+    }
+
+    fn source_dirs(&self) -> &'static [&'static str] {
+        &[
+            "experiments/e04-classify",
+            "experiments/harness",
+            "crates/classifier",
+            "crates/astromer",
+            "crates/lightcurve",
+            "crates/evaluation",
+            "crates/plotting",
+            "results/paper-reference",
+        ]
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {
+        let cfg: Config = ctx.config()?;
+        let finetune: e03_finetune::Config = ctx
+            .upstream_results
+            .get(e03_finetune::NAME)
+            .and_then(|t| t.get("config"))
+            .cloned()
+            .context("results of e03-finetune are missing; run `cargo xtask reproduce fig7` first")?
+            .try_into()
+            .context("reading the config of e03-finetune from its results")?;
+        let e03_dir = ctx.upstream_dir(e03_finetune::NAME)?.clone();
+        let window_len = finetune.finetune.window_len;
+        let started = Instant::now();
+        let mut rows: Vec<RunRow> = Vec::new();
+        let mut classes_by_dataset = BTreeMap::new();
+        let (mut feature_seconds, mut head_seconds) = (0.0, 0.0);
+        for manifest in ctx.profile.data().labelled {
+            let dataset = display_name(&manifest);
+            let set = ctx.open(&manifest)?;
+            let classes = set.classes().context("the labelled set has no classes")?.to_vec();
+            let splits = evaluation::few_shot_splits_for_set(&set, &finetune.few_shot)?;
+            let jobs = cfg.encoders.len() * splits.len();
+            let bar = progress_bar(jobs, &dataset);
+            for enc in &cfg.encoders {
+                if !finetune.encoders.contains(&enc.encoder) {
+                    bail!("encoder `{}` was not finetuned by e03-finetune (it finetuned {:?})", enc.encoder, finetune.encoders);
+                }
+                for split in &splits {
+                    let job = e03_finetune::finetuned_dir(&e03_dir, &manifest, &enc.encoder, split.fold, split.spc);
+                    bar.set_message(format!("{} fold {} SPC {}: features", enc.encoder, split.fold, split.spc));
+                    let t0 = Instant::now();
+                    let cache = ctx.artifacts_dir.join(&manifest).join(&enc.encoder).join(format!("fold{}-spc{}", split.fold, split.spc));
+                    let parts = features_of(&set, split, &job.join("best"), &cache, window_len, cfg.embed_batch_size)?;
+                    feature_seconds += t0.elapsed().as_secs_f64();
+                    let t1 = Instant::now();
+                    for &kind in &enc.heads {
+                        bar.set_message(format!("{} {kind} fold {} SPC {}", enc.encoder, split.fold, split.spc));
+                        let row = classify(&parts, kind, classes.len(), &cfg.classifier, &dataset, &enc.encoder, split.fold, split.spc)?;
+                        bar.suspend(|| {
+                            println!(
+                                "  {dataset} {} {kind:<4} SPC {:>4} fold {}: F1 {:.3} per window, {:.3} per object ({} epochs, evaluated epoch {})",
+                                enc.encoder, split.spc, split.fold, row.window.f1_macro, row.object.f1_macro, row.epochs, row.evaluated_epoch
+                            )
+                        });
+                        rows.push(row);
+                    }
+                    head_seconds += t1.elapsed().as_secs_f64();
+                    bar.inc(1);
+                }
+            }
+            bar.finish_and_clear();
+            classes_by_dataset.insert(dataset, classes);
+        }
+        println!(
+            "  e04 timing: {:.1} s features, {:.1} s heads, {:.1} s in all",
+            feature_seconds,
+            head_seconds,
+            started.elapsed().as_secs_f64()
+        );
+        write_results(ctx, &rows, &classes_by_dataset, feature_seconds, head_seconds)?;
+        draw_figures(ctx, &rows, &classes_by_dataset)?;
+        Ok(())
+    }
+}
+
+fn progress_bar(len: usize, prefix: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("  {prefix} [{bar:30}] {pos}/{len} encoder passes {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
+}
+
+/// Pooled features of the train, validation and test curves of one split.
+struct SplitFeatures {
+    train: PooledFeatures,
+    val: PooledFeatures,
+    test: PooledFeatures,
+}
+
+/// Features from the cache folder, or computed with the finetuned encoder in `weights` and cached.
+fn features_of(
+    set: &LightCurveSet,
+    split: &evaluation::FoldSplit,
+    weights: &Path,
+    cache: &Path,
+    window_len: usize,
+    batch_size: usize,
+) -> Result<SplitFeatures> {
+    let paths = ["train", "val", "test"].map(|p| cache.join(format!("{p}.features")));
+    if paths.iter().all(|p| p.exists()) {
+        let [train, val, test] = paths.map(|p| PooledFeatures::load(&p));
+        return Ok(SplitFeatures {
+            train: train?,
+            val: val?,
+            test: test?,
+        });
+    }
+    let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
+    let model = Astromer::load(weights, &dev).with_context(|| {
+        format!(
+            "loading the finetuned encoder from {}; run `cargo xtask reproduce fig7` for this profile first",
+            weights.display()
+        )
+    })?;
+    let mut out = Vec::new();
+    for (idx, path) in [&split.train, &split.val, &split.test].into_iter().zip(&paths) {
+        let subset = set.subset(idx)?;
+        // Sequential windows are deterministic; the RNG is required by the signature only.
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let windows = astromer::pretrain::set_windows(&subset, window_len, WindowPolicy::Sequential, &mut rng);
+        let label = |i: usize| {
+            subset
+                .label(i)
+                .ok_or_else(|| classifier::ClassifierError::Mismatch(format!("curve {i} of the subset has no class")))
+        };
+        let f = PooledFeatures::extract(&model, &windows, label, batch_size, &mut |_, _| {})?;
+        f.save(path)?;
+        out.push(f);
+    }
+    let test = out.pop().expect("three parts");
+    let val = out.pop().expect("three parts");
+    let train = out.pop().expect("three parts");
+    Ok(SplitFeatures { train, val, test })
+}
+
+/// One results row.
+#[derive(Debug, Clone, Serialize)]
+struct RunRow {
+    dataset: String,
+    encoder: String,
+    head: HeadKind,
+    spc: usize,
+    fold: usize,
+    window: ClassificationMetrics,
+    object: ClassificationMetrics,
+    train_windows: usize,
+    val_windows: usize,
+    epochs: usize,
+    best_epoch: usize,
+    evaluated_epoch: usize,
+    /// Raw and softmaxed γ (skip head only), γ0 = input embedding.
+    gamma_raw: Vec<f32>,
+    gamma_softmax: Vec<f32>,
+    /// Confusion counts per window (rows true, columns predicted).
+    confusion: Vec<Vec<u64>>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn classify(
+    parts: &SplitFeatures,
+    kind: HeadKind,
+    n_classes: usize,
+    settings: &ClassifierSettings,
+    dataset: &str,
+    encoder: &str,
+    fold: usize,
+    spc: usize,
+) -> Result<RunRow> {
+    let dev = astromer::try_default_device(settings.seed).map_err(anyhow::Error::msg)?;
+    let trained = train_head(&dev, kind, &parts.train, &parts.val, n_classes, settings, &mut |_| {})
+        .with_context(|| format!("{dataset} {encoder} {kind} fold {fold} SPC {spc}"))?;
+    let test = &parts.test;
+    let rows: Vec<usize> = (0..test.len()).collect();
+    let logits = trained.head.logits(&test.head_input(kind, &rows), test.input_width(kind), 512);
+    let window = window_metrics(&logits, n_classes, &test.labels)?;
+    let object = object_metrics(&logits, n_classes, &test.labels, &test.object_index)?;
+    let pred = evaluation::argmax_rows(&logits, n_classes)?;
+    let cm = ConfusionMatrix::from_labels(&test.labels, &pred, n_classes)?;
+    let (gamma_raw, gamma_softmax) = match &trained.head.gamma {
+        Some(g) => (g.raw(), g.softmaxed()),
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(RunRow {
+        dataset: dataset.to_string(),
+        encoder: encoder.to_string(),
+        head: kind,
+        spc,
+        fold,
+        window,
+        object,
+        train_windows: parts.train.len(),
+        val_windows: parts.val.len(),
+        epochs: trained.history.len(),
+        best_epoch: trained.best_epoch,
+        evaluated_epoch: trained.evaluated_epoch,
+        gamma_raw,
+        gamma_softmax,
+        confusion: cm.to_rows(),
+    })
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1e5).round() / 1e5
+}
+
+fn metrics_table(m: &ClassificationMetrics) -> toml::Value {
+    let mut t = toml::Table::new();
+    t.insert("accuracy".into(), round(m.accuracy).into());
+    t.insert("precision".into(), round(m.precision_macro).into());
+    t.insert("recall".into(), round(m.recall_macro).into());
+    t.insert("f1".into(), round(m.f1_macro).into());
+    t.insert("n".into(), (m.n as i64).into());
+    toml::Value::Table(t)
+}
+
+fn summary_table(s: &FoldSummary) -> toml::Value {
+    let mut t = toml::Table::new();
+    t.insert("mean".into(), round(s.mean).into());
+    // One fold has no sample std; TOML has nan, but a reader would trip on it: leave it out.
+    if s.std_sample.is_finite() {
+        t.insert("std".into(), round(s.std_sample).into());
+    }
+    t.insert("min".into(), round(s.min).into());
+    t.insert("max".into(), round(s.max).into());
+    toml::Value::Table(t)
+}
+
+type GroupKey = (String, String, HeadKind, usize);
+
+fn groups(rows: &[RunRow]) -> BTreeMap<GroupKey, Vec<&RunRow>> {
+    let mut g: BTreeMap<GroupKey, Vec<&RunRow>> = BTreeMap::new();
+    for r in rows {
+        g.entry((r.dataset.clone(), r.encoder.clone(), r.head, r.spc)).or_default().push(r);
+    }
+    g
+}
+
+fn write_results(
+    ctx: &mut RunContext<'_>,
+    rows: &[RunRow],
+    classes: &BTreeMap<String, Vec<String>>,
+    feature_seconds: f64,
+    head_seconds: f64,
+) -> Result<()> {
+    let runs: Vec<toml::Value> = rows
+        .iter()
+        .map(|r| {
+            let mut t = toml::Table::new();
+            t.insert("dataset".into(), r.dataset.clone().into());
+            t.insert("encoder".into(), r.encoder.clone().into());
+            t.insert("head".into(), r.head.as_str().into());
+            t.insert("spc".into(), (r.spc as i64).into());
+            t.insert("fold".into(), (r.fold as i64).into());
+            t.insert("per_window".into(), metrics_table(&r.window));
+            t.insert("per_object".into(), metrics_table(&r.object));
+            t.insert("train_windows".into(), (r.train_windows as i64).into());
+            t.insert("val_windows".into(), (r.val_windows as i64).into());
+            t.insert("epochs".into(), (r.epochs as i64).into());
+            t.insert("best_epoch".into(), (r.best_epoch as i64).into());
+            t.insert("evaluated_epoch".into(), (r.evaluated_epoch as i64).into());
+            if !r.gamma_raw.is_empty() {
+                let v = |g: &[f32]| toml::Value::Array(g.iter().map(|&x| round(x as f64).into()).collect());
+                t.insert("gamma_raw".into(), v(&r.gamma_raw));
+                t.insert("gamma_softmax".into(), v(&r.gamma_softmax));
+            }
+            let cm = r
+                .confusion
+                .iter()
+                .map(|row| toml::Value::Array(row.iter().map(|&c| (c as i64).into()).collect()))
+                .collect();
+            t.insert("confusion_per_window".into(), toml::Value::Array(cm));
+            toml::Value::Table(t)
+        })
+        .collect();
+    let mut summary = Vec::new();
+    for ((dataset, encoder, head, spc), rs) in groups(rows) {
+        let mut t = toml::Table::new();
+        t.insert("dataset".into(), dataset.into());
+        t.insert("encoder".into(), encoder.into());
+        t.insert("head".into(), head.as_str().into());
+        t.insert("spc".into(), (spc as i64).into());
+        t.insert("folds".into(), (rs.len() as i64).into());
+        for (name, pick) in [
+            ("f1_per_window", (|r: &RunRow| r.window.f1_macro) as fn(&RunRow) -> f64),
+            ("f1_per_object", |r: &RunRow| r.object.f1_macro),
+            ("accuracy_per_window", |r: &RunRow| r.window.accuracy),
+            ("accuracy_per_object", |r: &RunRow| r.object.accuracy),
+        ] {
+            let vals: Vec<f64> = rs.iter().map(|r| pick(r)).collect();
+            t.insert(name.into(), summary_table(&FoldSummary::from_values(&vals)?));
+        }
+        summary.push(toml::Value::Table(t));
+    }
+    let mut class_table = toml::Table::new();
+    for (d, c) in classes {
+        class_table.insert(d.clone(), toml::Value::Array(c.iter().map(|s| s.clone().into()).collect()));
+    }
+    let mut timing = toml::Table::new();
+    timing.insert("feature_extraction_seconds".into(), round(feature_seconds).into());
+    timing.insert("head_training_seconds".into(), round(head_seconds).into());
+    let results = ctx.results();
+    results.insert(
+        "note".into(),
+        "per_window = the official metric (every test window scored); per_object = window logits averaged per curve. \
+         Metrics are macro averages over all classes (sklearn zero_division=0). The evaluated weights are named by \
+         config.classifier.evaluated (best = lowest validation loss; the official runs evaluated the last epoch)."
+            .into(),
+    );
+    results.insert("classes".into(), toml::Value::Table(class_table));
+    results.insert("timing".into(), toml::Value::Table(timing));
+    results.insert("summary".into(), toml::Value::Array(summary));
+    results.insert("runs".into(), toml::Value::Array(runs));
+    Ok(())
+}
+
+fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<String, Vec<String>>) -> Result<()> {
+    let grouped = groups(rows);
+    let reference: PaperReference = toml::from_str(PAPER_REFERENCE).context("parsing results/paper-reference/astromer2.toml")?;
+    for (dataset, target, title) in [("alcock", "fig11", "Alcock (Fig. 11)"), ("atlas", "fig12", "ATLAS (Fig. 12)")] {
+        let mut series = Vec::new();
+        for (encoder, head, dashed) in [("A2", HeadKind::Skip, false), ("A1", HeadKind::Skip, false), ("A2", HeadKind::Max, true)] {
+            let pts: Vec<(usize, FoldSummary)> = grouped
+                .iter()
+                .filter(|((d, e, h, _), _)| d == dataset && e == encoder && *h == head)
+                .map(|((.., spc), rs)| {
+                    let f1: Vec<f64> = rs.iter().map(|r| r.window.f1_macro).collect();
+                    Ok((*spc, FoldSummary::from_values(&f1)?))
+                })
+                .collect::<Result<_>>()?;
+            if pts.is_empty() {
+                continue;
+            }
+            let line = plotting::LineSeries::new(
+                format!("{encoder} {head} (ours)"),
+                pts.iter().map(|(s, f)| (*s as f64, f.mean)).collect(),
+            )
+            .with_band(pts.iter().map(|(s, f)| (*s as f64, f.min, f.max)).collect());
+            series.push(if dashed { line.dashed() } else { line });
+        }
+        if ctx.profile == Profile::Paper {
+            for encoder in ["A2", "A1"] {
+                let pts: Vec<(f64, f64)> = reference
+                    .published
+                    .iter()
+                    .filter(|p| p.dataset == dataset && p.encoder == encoder)
+                    .map(|p| (p.spc as f64, p.f1_mean))
+                    .collect();
+                series.push(plotting::LineSeries::new(format!("{encoder} skip (paper)"), pts).dashed());
+            }
+        }
+        let fig = plotting::line_chart(
+            &format!("{title}: test macro-F1 per window, mean and min–max over folds"),
+            "samples per class (SPC)",
+            "macro F1",
+            &series,
+            &[],
+            true,
+            false,
+        )?;
+        ctx.figure(target, fig.svg, fig.png);
+    }
+
+    // Fig. 13: γ per layer of the A2 skip head, mean over folds; raw solid, softmaxed dashed.
+    let mut gamma_series = Vec::new();
+    for ((dataset, encoder, head, spc), rs) in &grouped {
+        if encoder != "A2" || *head != HeadKind::Skip {
+            continue;
+        }
+        for (label, pick, dashed) in [
+            ("raw γ", (|r: &RunRow| r.gamma_raw.clone()) as fn(&RunRow) -> Vec<f32>, false),
+            ("softmax(γ)", |r: &RunRow| r.gamma_softmax.clone(), true),
+        ] {
+            let n = rs[0].gamma_raw.len();
+            let mean: Vec<(f64, f64)> = (0..n)
+                .map(|i| (i as f64, rs.iter().map(|r| pick(r)[i] as f64).sum::<f64>() / rs.len() as f64))
+                .collect();
+            let s = plotting::LineSeries::new(format!("{dataset} SPC {spc} {label}"), mean);
+            gamma_series.push(if dashed { s.dashed() } else { s });
+        }
+    }
+    let fig = plotting::line_chart(
+        "A2 skip head: γ per layer (Fig. 13), mean over folds; init 1/(blocks+1)",
+        "layer (0 = input embedding, k = block k)",
+        "γ",
+        &gamma_series,
+        &[],
+        false,
+        false,
+    )?;
+    ctx.figure("fig13", fig.svg, fig.png);
+
+    // Figs. 16, 17: one block of rows per SPC, each row a true class normalised to 1.
+    for (dataset, target) in [("alcock", "fig16"), ("atlas", "fig17")] {
+        let Some(names) = classes.get(dataset) else { continue };
+        let (mut labels, mut values, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+        for ((d, encoder, head, spc), rs) in &grouped {
+            if d != dataset || encoder != "A2" || *head != HeadKind::Skip {
+                continue;
+            }
+            let k = names.len();
+            let mut mean = vec![vec![0.0; k]; k];
+            for r in rs {
+                let cm = confusion_from_rows(&r.confusion);
+                for (t, row) in cm.normalized_by_true().iter().enumerate() {
+                    for (p, v) in row.iter().enumerate() {
+                        mean[t][p] += v / rs.len() as f64;
+                    }
+                }
+            }
+            for (t, row) in mean.into_iter().enumerate() {
+                labels.push(format!("SPC {spc} · {}", names[t]));
+                notes.push(row.iter().map(|v| format!("{v:.2}")).collect());
+                values.push(row);
+            }
+        }
+        let fig = plotting::heatmap(
+            &format!("{} A2 skip: confusion per window, rows normalised, mean over folds", dataset),
+            &labels,
+            names,
+            &values,
+            Some(&notes),
+            "predicted class",
+            "true class (grouped by SPC)",
+        )?;
+        ctx.figure(target, fig.svg, fig.png);
+    }
+    Ok(())
+}
+
+fn confusion_from_rows(rows: &[Vec<u64>]) -> ConfusionMatrix {
+    let mut cm = ConfusionMatrix::new(rows.len());
+    for (t, row) in rows.iter().enumerate() {
+        for (p, &c) in row.iter().enumerate() {
+            for _ in 0..c {
+                cm.add(t, p);
+            }
+        }
+    }
+    cm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paper_reference_parses_with_all_published_bars() {
+        let r: PaperReference = toml::from_str(PAPER_REFERENCE).unwrap();
+        assert_eq!(r.published.len(), 18);
+        let a2 = r.published.iter().find(|p| p.dataset == "atlas" && p.spc == 100 && p.encoder == "A2").unwrap();
+        assert_eq!(a2.f1_mean, 0.775);
+    }
+
+    #[test]
+    fn display_names_drop_the_synthetic_decoration() {
+        assert_eq!(display_name("synthetic-alcock-small"), "alcock");
+        assert_eq!(display_name("atlas"), "atlas");
+    }
+
+    #[test]
+    fn confusion_rows_round_trip() {
+        let rows = vec![vec![2, 1], vec![0, 3]];
+        assert_eq!(confusion_from_rows(&rows).to_rows(), rows);
+    }
+}
