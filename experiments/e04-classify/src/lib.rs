@@ -63,7 +63,7 @@ impl Config {
             },
             Profile::Small => Config {
                 encoders,
-                classifier: quick(256, 200, 20),
+                classifier: quick(256, 100, 10),
                 embed_batch_size: 64,
             },
             // The paper's runs: lr 1e-5, batch 512, patience 40, last epoch evaluated.
