@@ -92,6 +92,19 @@ pub(crate) fn filled<D: Device<f32>>(dev: &D, n: usize, value: f32) -> Tensor1<D
     dev.tensor_from_vec(vec![value; n], (n,))
 }
 
+/// A device tensor holding `values`, allocated through dfdx's buffer cache.
+///
+/// `tensor_from_vec` adopts the `Vec`, and on drop that buffer enters the device's cache (enabled
+/// by [`crate::default_device`]) whether or not the cache handed it out; tensors built per step
+/// from host data (batch tensors, dropout masks, the PE constants) then grow the cache without
+/// bound — 20 GB and an OOM kill after a dozen epochs of the small profile. Taking the buffer from
+/// the cache and copying into it keeps the cache at one step's working set.
+pub fn cached_tensor<S: Shape, D: Device<f32>>(dev: &D, values: &[f32], shape: S) -> Tensor<S, f32, D> {
+    let mut t = dev.zeros_like(&shape);
+    t.copy_from(values);
+    t
+}
+
 /// Dense layer `y = x W + b` with a Keras-layout kernel `weight` of shape (in, out).
 #[derive(Clone, Debug)]
 pub struct Dense<D: Device<f32>> {
@@ -241,7 +254,7 @@ impl<'r> Dropout<'r> {
         }
         let shape = *x.shape();
         let m = self.mask(shape.0 * shape.1);
-        let mask = x.device().tensor_from_vec(m, shape);
+        let mask = cached_tensor(x.device(), &m, shape);
         x * mask
     }
 }

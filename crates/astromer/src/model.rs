@@ -9,6 +9,7 @@ use crate::config::{AttentionMaskMode, EncoderConfig};
 use crate::error::ModelError;
 use crate::kernels::BiasRef;
 use crate::layers::{
+    cached_tensor,
     Dense, Dropout, LayerNorm, NamedParams, NamedParamsMut, ParamMut, ParamRef, Tensor1, Tensor2,
     Tensor3, Tensor4,
 };
@@ -127,7 +128,7 @@ impl<D: Device<f32>> BatchTensors<D> {
                     .iter()
                     .map(|&h| if h { KEY_MASK_LOGIT } else { 0.0 })
                     .collect();
-                AttentionBias::Key(dev.tensor_from_vec(v, (b, l)))
+                AttentionBias::Key(cached_tensor(dev, &v, (b, l)))
             }
             AttentionMaskMode::A1QueryOrKeyPlusOne => {
                 let mut v = vec![0.0f32; b * l * l];
@@ -142,19 +143,19 @@ impl<D: Device<f32>> BatchTensors<D> {
                         }
                     }
                 }
-                AttentionBias::Full(dev.tensor_from_vec(v, (b, l, l)))
+                AttentionBias::Full(cached_tensor(dev, &v, (b, l, l)))
             }
         };
         Ok(Self {
             batch_size: b,
             window_len: l,
-            time: dev.tensor_from_vec(batch.time.clone(), (n,)),
-            mag: dev.tensor_from_vec(batch.input_mag.clone(), (n, 1)),
-            visible: dev.tensor_from_vec(visible_f, (n, 1)),
-            hidden: dev.tensor_from_vec(hidden_f, (n, 1)),
-            target: dev.tensor_from_vec(batch.target.clone(), (b, l)),
-            score_weight: dev.tensor_from_vec(score_weight, (b, l)),
-            score_count: dev.tensor_from_vec(score_count, (b,)),
+            time: cached_tensor(dev, &batch.time, (n,)),
+            mag: cached_tensor(dev, &batch.input_mag, (n, 1)),
+            visible: cached_tensor(dev, &visible_f, (n, 1)),
+            hidden: cached_tensor(dev, &hidden_f, (n, 1)),
+            target: cached_tensor(dev, &batch.target, (b, l)),
+            score_weight: cached_tensor(dev, &score_weight, (b, l)),
+            score_count: cached_tensor(dev, &score_count, (b,)),
             attention_bias,
         })
     }
@@ -208,8 +209,8 @@ impl<D: Device<f32>> InputEmbedding<D> {
         let dev = time.device().clone();
         let n = time.shape().0;
         let d = self.frequencies.len();
-        let f = dev.tensor_from_vec(self.frequencies.clone(), (d,));
-        let p = dev.tensor_from_vec(self.phases.clone(), (d,));
+        let f = cached_tensor(&dev, &self.frequencies, (d,));
+        let p = cached_tensor(&dev, &self.phases, (d,));
         let angles = time.clone().broadcast_like::<_, Axis<1>>(&(n, d))
             * f.broadcast_like::<_, Axis<0>>(&(n, d));
         (angles + p.broadcast_like::<_, Axis<0>>(&(n, d))).sin()

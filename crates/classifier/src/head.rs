@@ -1,6 +1,6 @@
 //! The classification heads of spec §8.2 on pooled features, and the shared MLP.
 
-use astromer::layers::{Dense, LayerNorm, ParamMut, ParamRef, Tensor1, Tensor2};
+use astromer::layers::{cached_tensor, Dense, LayerNorm, ParamMut, ParamRef, Tensor1, Tensor2};
 use dfdx::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -199,7 +199,7 @@ impl<D: Device<f32>> ClassifierHead<D> {
         let mut out = Vec::with_capacity(inputs.len() / width.max(1) * self.n_classes());
         for chunk in inputs.chunks(batch_size.max(1) * width) {
             let n = chunk.len() / width;
-            let x: Tensor2<D> = dev.tensor_from_vec(chunk.to_vec(), (n, width));
+            let x: Tensor2<D> = cached_tensor(&dev, chunk, (n, width));
             out.extend(self.forward(x).as_vec());
         }
         out

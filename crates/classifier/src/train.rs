@@ -1,7 +1,7 @@
 //! Training a head on pooled features: Adam (Keras form), cross-entropy on logits, early stopping
 //! on the validation loss, and an explicit choice of which weights are evaluated.
 
-use astromer::layers::{ParamMut, ParamRef, Tensor1, Tensor2};
+use astromer::layers::{cached_tensor, ParamMut, ParamRef, Tensor1, Tensor2};
 use dfdx::losses::cross_entropy_with_logits_loss;
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;
@@ -134,7 +134,7 @@ fn one_hot<D: Device<f32>>(dev: &D, labels: &[usize], n_classes: usize) -> Tenso
     for (i, &l) in labels.iter().enumerate() {
         v[i * n_classes + l] = 1.0;
     }
-    dev.tensor_from_vec(v, (labels.len(), n_classes))
+    cached_tensor(dev, &v, (labels.len(), n_classes))
 }
 
 /// One optimisation step on windows `rows`; returns the batch's mean cross-entropy.
@@ -148,7 +148,7 @@ fn step<D: Device<f32>>(
     let dev = head.output.weight.device().clone();
     let kind = head.kind;
     let width = features.input_width(kind);
-    let x: Tensor2<D> = dev.tensor_from_vec(features.head_input(kind, rows), (rows.len(), width));
+    let x: Tensor2<D> = cached_tensor(&dev, &features.head_input(kind, rows), (rows.len(), width));
     let labels: Vec<usize> = rows.iter().map(|&i| features.labels[i]).collect();
     let y = one_hot(&dev, &labels, head.n_classes());
     // Every parameter gets a gradient buffer before the forward pass, so the tape keeps them.
