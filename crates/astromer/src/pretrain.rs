@@ -206,6 +206,10 @@ pub enum TrainError {
     Io(String),
     #[error("the training set gives no windows")]
     NoData,
+    #[error("the validation set gives no windows; early stopping needs at least one validation curve")]
+    NoValidationData,
+    #[error("the validation loss is not finite after epoch {epoch}; lower the learning rate")]
+    NonFinite { epoch: usize },
 }
 
 /// Trains `trainer` on `train`, validating on `val`, with checkpoints in `dir` (`last/` every epoch,
@@ -244,6 +248,9 @@ pub fn train<D: Device<f32>>(
     }
 
     let val_batches = fixed_masked_batches(val, settings.window_len, settings.batch_size, Some(&settings.mask), settings.seed ^ 0x5EED_0F_7A1)?;
+    if val_batches.is_empty() {
+        return Err(TrainError::NoValidationData);
+    }
     let policy = match settings.train_windows {
         TrainWindows::Random => WindowPolicy::Random,
         TrainWindows::Sequential => WindowPolicy::Sequential,
@@ -294,6 +301,9 @@ pub fn train<D: Device<f32>>(
         }
         let train_seconds = started.elapsed().as_secs_f64();
         let (val_loss, val_r2) = evaluate(trainer, &val_batches)?;
+        if !val_loss.is_finite() {
+            return Err(TrainError::NonFinite { epoch });
+        }
         let log = EpochLog {
             epoch,
             train_loss: loss / batches.len() as f64,

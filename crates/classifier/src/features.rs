@@ -155,8 +155,18 @@ impl PooledFeatures {
         }
         let u = |k: usize| u64::from_le_bytes(bytes[8 + 8 * k..16 + 8 * k].try_into().expect("8 bytes")) as usize;
         let (n, r, d) = (u(0), u(1), u(2));
-        let n_f32 = n * r * d + n * d;
-        let expected = 32 + 4 * n_f32 + 16 * n;
+        if r == 0 || d == 0 {
+            return Err(bad(&format!("{r} representations of width {d}")));
+        }
+        let expected = n
+            .checked_mul(r)
+            .and_then(|x| x.checked_mul(d))
+            .and_then(|x| x.checked_add(n.checked_mul(d)?))
+            .and_then(|x| x.checked_mul(4))
+            .and_then(|x| x.checked_add(32 + 16 * n));
+        let Some(expected) = expected else {
+            return Err(bad("its header gives impossible sizes"));
+        };
         if bytes.len() != expected {
             return Err(bad(&format!("{} bytes, expected {expected} (truncated?)", bytes.len())));
         }

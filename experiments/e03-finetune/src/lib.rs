@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use astromer::pretrain::{self, TestMetrics, TrainEvent};
-use astromer::{AdamSettings, Astromer, LossWeighting, MaskFractions, MaskedBatch, Trainer};
+use astromer::{AdamSettings, Astromer, LossWeighting, MaskedBatch, Trainer};
 use astromer::{TrainSettings, TrainWindows, WindowRefresh};
 use evaluation::{FewShotSettings, FoldSummary};
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
@@ -41,9 +41,10 @@ pub struct Config {
 
 impl Config {
     pub fn for_profile(profile: Profile) -> Self {
-        let window_len = e02_pretrain::Config::for_profile(profile).training.window_len;
+        // Window length and masking fractions are the pretraining's (spec §7.2).
+        let pretraining = e02_pretrain::Config::for_profile(profile).training;
         let finetune = |batch_size, max_epochs, patience, lr| TrainSettings {
-            window_len,
+            window_len: pretraining.window_len,
             batch_size,
             max_epochs,
             patience,
@@ -52,7 +53,7 @@ impl Config {
                 ..AdamSettings::official()
             },
             weighted_loss: true,
-            mask: MaskFractions::official(),
+            mask: pretraining.mask,
             window_refresh: WindowRefresh::EveryEpoch,
             train_windows: TrainWindows::Sequential,
             seed: 42,
@@ -196,6 +197,10 @@ impl Experiment for E03Finetune {
         &[UPSTREAM]
     }
 
+    fn upstream_artifacts(&self) -> &'static [&'static str] {
+        &[UPSTREAM]
+    }
+
     fn datasets(&self, profile: Profile) -> Vec<String> {
         profile.data().labelled
     }
@@ -233,6 +238,19 @@ impl Experiment for E03Finetune {
             pretrained.insert(name.clone(), model);
         }
 
+        anyhow::ensure!(
+            cfg.few_shot.test_per_class >= 1,
+            "few_shot.test_per_class is 0: the test set would be empty; use at least 1"
+        );
+        if let Some(spc) = cfg.few_shot.spc.iter().find(|&&spc| cfg.few_shot.n_val(spc) == 0 || cfg.few_shot.n_train(spc) == 0) {
+            anyhow::bail!(
+                "SPC {spc} with train_fraction {} leaves {} training and {} validation curves per class; \
+                 finetuning needs both (early stopping reads the validation loss): raise SPC or change train_fraction",
+                cfg.few_shot.train_fraction,
+                cfg.few_shot.n_train(*spc),
+                cfg.few_shot.n_val(*spc)
+            );
+        }
         let window = cfg.finetune.window_len;
         let mut rows: Vec<RunRow> = Vec::new();
         for dataset in ctx.profile.data().labelled {

@@ -149,6 +149,10 @@ impl Experiment for E04Classify {
         &["e03-finetune"]
     }
 
+    fn upstream_artifacts(&self) -> &'static [&'static str] {
+        &["e03-finetune"]
+    }
+
     fn datasets(&self, profile: Profile) -> Vec<String> {
         profile.data().labelled
     }
@@ -336,6 +340,16 @@ fn classify(
     let trained = train_head(&dev, kind, &parts.train, &parts.val, n_classes, settings, &mut |_| {})
         .with_context(|| format!("{dataset} {encoder} {kind} fold {fold} SPC {spc}"))?;
     let test = &parts.test;
+    anyhow::ensure!(
+        (test.n_reps, test.d_model) == (parts.train.n_reps, parts.train.d_model) && !test.is_empty(),
+        "{dataset} {encoder} fold {fold} SPC {spc}: test features are {} windows of {}×{}, training features {}×{}; \
+         delete artifacts/<profile>/e04-classify to recompute them",
+        test.len(),
+        test.n_reps,
+        test.d_model,
+        parts.train.n_reps,
+        parts.train.d_model
+    );
     let rows: Vec<usize> = (0..test.len()).collect();
     let logits = trained.head.logits(&test.head_input(kind, &rows), test.input_width(kind), 512);
     let window = window_metrics(&logits, n_classes, &test.labels)?;
@@ -468,8 +482,10 @@ fn write_results(
     results.insert(
         "note".into(),
         "per_window = the official metric (every test window scored); per_object = window logits averaged per curve. \
-         Metrics are macro averages over all classes (sklearn zero_division=0). The evaluated weights are named by \
-         config.classifier.evaluated (best = lowest validation loss; the official runs evaluated the last epoch)."
+         Metrics are macro averages over all classes (sklearn zero_division=0); `n` counts windows per_window and \
+         curves per_object. The evaluated weights are named by config.classifier.evaluated (best = lowest validation \
+         loss; the official runs evaluated the last epoch). `epochs` is a count; best_epoch and evaluated_epoch are \
+         0-based. train_windows/val_windows count a curve drawn twice (with replacement) twice."
             .into(),
     );
     results.insert("classes".into(), toml::Value::Table(class_table));
@@ -484,7 +500,7 @@ fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<St
     let reference: PaperReference = toml::from_str(PAPER_REFERENCE).context("parsing results/paper-reference/astromer2.toml")?;
     for (dataset, target, title) in [("alcock", "fig11", "Alcock (Fig. 11)"), ("atlas", "fig12", "ATLAS (Fig. 12)")] {
         let mut series = Vec::new();
-        for (encoder, head, dashed) in [("A2", HeadKind::Skip, false), ("A1", HeadKind::Skip, false), ("A2", HeadKind::Max, true)] {
+        for (encoder, head) in [("A2", HeadKind::Skip), ("A1", HeadKind::Skip), ("A2", HeadKind::Max)] {
             let pts: Vec<(usize, FoldSummary)> = grouped
                 .iter()
                 .filter(|((d, e, h, _), _)| d == dataset && e == encoder && *h == head)
@@ -496,12 +512,13 @@ fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<St
             if pts.is_empty() {
                 continue;
             }
+            // Ours solid with a min–max band; the paper's (paper profile) dashed.
             let line = plotting::LineSeries::new(
                 format!("{encoder} {head} (ours)"),
                 pts.iter().map(|(s, f)| (*s as f64, f.mean)).collect(),
             )
             .with_band(pts.iter().map(|(s, f)| (*s as f64, f.min, f.max)).collect());
-            series.push(if dashed { line.dashed() } else { line });
+            series.push(line);
         }
         if ctx.profile == Profile::Paper {
             for encoder in ["A2", "A1"] {
@@ -526,28 +543,24 @@ fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<St
         ctx.figure(target, fig.svg, fig.png);
     }
 
-    // Fig. 13: γ per layer of the A2 skip head, mean over folds; raw solid, softmaxed dashed.
+    // Fig. 13: raw γ per layer of the A2 skip head (what the paper plots), mean over folds; the
+    // softmaxed weights are in the results rows.
     let mut gamma_series = Vec::new();
     for ((dataset, encoder, head, spc), rs) in &grouped {
-        if encoder != "A2" || *head != HeadKind::Skip {
+        if encoder != "A2" || *head != HeadKind::Skip || rs[0].gamma_raw.is_empty() {
             continue;
         }
-        for (label, pick, dashed) in [
-            ("raw γ", (|r: &RunRow| r.gamma_raw.clone()) as fn(&RunRow) -> Vec<f32>, false),
-            ("softmax(γ)", |r: &RunRow| r.gamma_softmax.clone(), true),
-        ] {
-            let n = rs[0].gamma_raw.len();
-            let mean: Vec<(f64, f64)> = (0..n)
-                .map(|i| (i as f64, rs.iter().map(|r| pick(r)[i] as f64).sum::<f64>() / rs.len() as f64))
-                .collect();
-            let s = plotting::LineSeries::new(format!("{dataset} SPC {spc} {label}"), mean);
-            gamma_series.push(if dashed { s.dashed() } else { s });
-        }
+        let n = rs[0].gamma_raw.len();
+        let mean: Vec<(f64, f64)> = (0..n)
+            .map(|i| (i as f64, rs.iter().map(|r| r.gamma_raw[i] as f64).sum::<f64>() / rs.len() as f64))
+            .collect();
+        let s = plotting::LineSeries::new(format!("{dataset} SPC {spc}"), mean);
+        gamma_series.push(if dataset == "atlas" { s.dashed() } else { s });
     }
     let fig = plotting::line_chart(
-        "A2 skip head: γ per layer (Fig. 13), mean over folds; init 1/(blocks+1)",
+        "A2 skip head: raw γ per layer (Fig. 13), mean over folds; initialised to 1/(blocks+1)",
         "layer (0 = input embedding, k = block k)",
-        "γ",
+        "raw γ (before softmax)",
         &gamma_series,
         &[],
         false,

@@ -38,6 +38,12 @@ pub trait Experiment: Send + Sync {
     fn upstream(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Upstream experiments whose *artifacts* (not only results) this one reads, e.g. weights.
+    /// When this experiment must run and such an upstream's artifacts are missing (a fresh clone
+    /// holds results but no artifacts) or stamped by another run, the upstream reruns too.
+    fn upstream_artifacts(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Manifest names this experiment reads under a profile.
     fn datasets(&self, profile: Profile) -> Vec<String>;
     /// The typed configuration for a profile, serialised (its hash decides reruns).

@@ -130,12 +130,13 @@ impl<'a> Runner<'a> {
     /// Runs the plan for `targets`; returns each experiment's outcome.
     pub fn reproduce(&mut self, targets: &[String], opts: &ReproduceOptions) -> anyhow::Result<Vec<(String, Outcome)>> {
         let plan = self.registry.plan(targets)?;
-        let mut outcomes = Vec::new();
+        // Decide every experiment first (fingerprints are deterministic), then let experiments that
+        // must run pull in upstreams whose artifacts they need but which are missing.
+        let mut decided = Vec::with_capacity(plan.len());
         let mut fingerprints: BTreeMap<String, String> = BTreeMap::new();
-        for exp in plan {
+        for exp in &plan {
             let name = exp.name();
             let profile = opts.profile;
-            // Data first: its hash is part of the fingerprint.
             let mut prepared = BTreeMap::new();
             for ds in exp.datasets(profile) {
                 let m = self.store.manifest(&ds)?;
@@ -194,15 +195,33 @@ impl<'a> Runner<'a> {
             if opts.force && reasons.is_empty() {
                 reasons.push("--force".to_string());
             }
+            fingerprints.insert(name.to_string(), now.fingerprint.clone());
+            decided.push((*exp, prepared, config, now, reasons));
+        }
+        for i in (0..decided.len()).rev() {
+            if decided[i].4.is_empty() {
+                continue;
+            }
+            let (needer, needs) = (decided[i].0.name(), decided[i].0.upstream_artifacts());
+            for j in 0..i {
+                let (up, _, _, up_now, up_reasons) = &mut decided[j];
+                if needs.contains(&up.name()) && up_reasons.is_empty() && !self.artifacts_match(opts.profile, up.name(), &up_now.fingerprint) {
+                    up_reasons.push(format!("{needer} needs its artifacts, which are missing here (results are committed, artifacts are not)"));
+                }
+            }
+        }
+
+        let mut outcomes = Vec::new();
+        for (exp, prepared, config, now, reasons) in decided {
+            let name = exp.name();
+            let profile = opts.profile;
             if reasons.is_empty() {
                 println!("{name}: up to date (config, code, data and upstream unchanged)");
-                fingerprints.insert(name.to_string(), now.fingerprint.clone());
                 outcomes.push((name.to_string(), Outcome::UpToDate));
                 continue;
             }
             println!("{name}: rerunning because {}", reasons.join("; "));
             if opts.dry_run {
-                fingerprints.insert(name.to_string(), now.fingerprint.clone());
                 outcomes.push((name.to_string(), Outcome::WouldRun { reasons }));
                 continue;
             }
@@ -237,10 +256,14 @@ impl<'a> Runner<'a> {
             }
             write_atomic(&self.results_path(profile, name), toml::to_string_pretty(&doc)?.as_bytes())?;
             println!("{name}: done in {:.1} s", started.elapsed().as_secs_f64());
-            fingerprints.insert(name.to_string(), now.fingerprint.clone());
             outcomes.push((name.to_string(), Outcome::Ran { reasons }));
         }
         Ok(outcomes)
+    }
+
+    /// Whether the artifacts folder of `experiment` is stamped with `fingerprint`.
+    fn artifacts_match(&self, profile: Profile, experiment: &str, fingerprint: &str) -> bool {
+        std::fs::read_to_string(self.artifacts_dir(profile, experiment).join(".fingerprint")).is_ok_and(|s| s.trim() == fingerprint)
     }
 
     fn read_results(&self, profile: Profile, experiment: &str) -> Option<toml::Table> {
