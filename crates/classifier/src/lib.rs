@@ -12,6 +12,6 @@ pub mod head;
 pub mod train;
 
 pub use error::ClassifierError;
-pub use features::PooledFeatures;
+pub use features::{FeatureScaler, PooledFeatures};
 pub use head::{ClassifierHead, GammaWeight, HeadKind, HeadShape};
 pub use train::{loss_and_accuracy, train_head, ClassifierSettings, EvaluatedWeights, HeadEpoch, TrainedHead};

@@ -39,6 +39,10 @@ pub struct ClassifierSettings {
     /// Epochs without a lower validation loss before stopping (official 40).
     pub patience: usize,
     pub evaluated: EvaluatedWeights,
+    /// Standardise every pooled dimension with the training windows' mean and std before the head
+    /// ([`crate::FeatureScaler`]); the official heads read raw embeddings (`false`).
+    #[serde(default)]
+    pub standardize: bool,
     pub seed: u64,
 }
 
@@ -55,6 +59,7 @@ impl ClassifierSettings {
             max_epochs: 1_000_000,
             patience: 40,
             evaluated: EvaluatedWeights::Last,
+            standardize: false,
             seed: 0,
         }
     }
