@@ -96,6 +96,10 @@ pub fn registry() -> Registry {
         Box::new(e02_pretrain::E02Pretrain),
         Box::new(e03_finetune::E03Finetune),
         Box::new(e04_classify::E04Classify),
+        Box::new(e05_ablation::E05Ablation),
+        Box::new(e06_attention::E06Attention),
+        Box::new(e07_embeddings::E07Embeddings),
+        Box::new(e08_reconstruction::E08Reconstruction),
     ])
 }
 

@@ -1,0 +1,469 @@
+//! e05-ablation: Astromer's embeddings against supervised baselines trained from scratch on the
+//! same few-shot folds (paper Sect. 5.5, Fig. 18; spec §8.2): `raw_gru` (GRU on centred magnitude
+//! and time), `base_gru` (a new Astromer input embedding → GRU) and `base_avgpool` (a new input
+//! embedding → masked mean), each with the classifiers' MLP head, beside A2 `skip` and `max`
+//! from e04-classify.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use baselines::{BaselineKind, BaselineSettings};
+use classifier::{EvaluatedWeights, HeadShape};
+use evaluation::{object_metrics, window_metrics, ClassificationMetrics, FoldSummary};
+use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use lightcurve::{LightCurveSet, PaddedWindow, WindowPolicy};
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+pub struct E05Ablation;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub baselines: Vec<BaselineKind>,
+    pub settings: BaselineSettings,
+    /// Windows per inference pass on the test set.
+    pub eval_batch_size: usize,
+}
+
+impl Config {
+    pub fn for_profile(profile: Profile) -> Self {
+        let quick = |width: usize, batch_size, max_epochs, patience| BaselineSettings {
+            d_model: width,
+            gru_units: width,
+            head: HeadShape::default(),
+            lr: 1e-3,
+            batch_size,
+            max_epochs,
+            patience,
+            evaluated: EvaluatedWeights::Best,
+            ..BaselineSettings::official()
+        };
+        let baselines = BaselineKind::ALL.to_vec();
+        match profile {
+            // Width 32 on 2 cores; e04's smoke heads also train at most 40 epochs.
+            Profile::Smoke => Config {
+                baselines,
+                settings: quick(32, 32, 15, 5),
+                eval_batch_size: 256,
+            },
+            // Width 64 (the paper: 256) and at most 15 epochs, so the 54 trainings (most of them
+            // GRUs over 200 steps) fit in about an hour on 2 cores.
+            Profile::Small => Config {
+                baselines,
+                settings: quick(64, 64, 15, 4),
+                eval_batch_size: 256,
+            },
+            // The updates2025 runs: width 256, lr 1e-3, batch 3000, patience 40, last epoch evaluated.
+            Profile::Paper => Config {
+                baselines,
+                settings: BaselineSettings::official(),
+                eval_batch_size: 3000,
+            },
+        }
+    }
+}
+
+const TARGETS: &[Target] = &[
+    Target {
+        name: "fig18",
+        kind: TargetKind::Figure,
+        description: "Alcock and ATLAS: macro-F1 vs SPC of A2 skip/max and the supervised baselines raw_gru, base_gru, base_avgpool",
+    },
+    Target {
+        name: "ablation",
+        kind: TargetKind::Table,
+        description: "accuracy and macro P/R/F1 of every baseline per dataset × SPC × fold, with the official runs",
+    },
+];
+
+/// The official numbers, transcribed with their sources (results/paper-reference/README.md).
+const PAPER_REFERENCE: &str = include_str!("../../../results/paper-reference/astromer2.toml");
+
+#[derive(Debug, Deserialize)]
+struct PaperReference {
+    run: Vec<PaperRun>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PaperRun {
+    dataset: String,
+    spc: usize,
+    head: String,
+    f1: f64,
+}
+
+/// One row of e04-classify's results (only what Fig. 18 needs).
+#[derive(Debug, Deserialize)]
+struct ClassifierRow {
+    dataset: String,
+    encoder: String,
+    head: String,
+    spc: usize,
+    per_window: WindowF1,
+}
+
+#[derive(Debug, Deserialize)]
+struct WindowF1 {
+    f1: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct RunRow {
+    dataset: String,
+    model: String,
+    spc: usize,
+    fold: usize,
+    window: ClassificationMetrics,
+    object: ClassificationMetrics,
+    train_windows: usize,
+    val_windows: usize,
+    epochs: usize,
+    best_epoch: usize,
+    evaluated_epoch: usize,
+    parameters: usize,
+    seconds: f64,
+}
+
+fn labelled_windows(set: &LightCurveSet, idx: &[usize], window_len: usize) -> Result<(Vec<PaddedWindow>, Vec<usize>)> {
+    let subset = set.subset(idx)?;
+    // Sequential windows are deterministic; the RNG is required by the signature only.
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let windows = astromer::pretrain::set_windows(&subset, window_len, WindowPolicy::Sequential, &mut rng);
+    let labels = windows
+        .iter()
+        .map(|w| subset.label(w.object_index).with_context(|| format!("curve {} of the subset has no class", w.object_index)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((windows, labels))
+}
+
+fn progress_bar(len: usize, prefix: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("  {prefix} [{bar:30}] {pos}/{len} trainings {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix.to_string());
+    bar
+}
+
+impl Experiment for E05Ablation {
+    fn name(&self) -> &'static str {
+        "e05-ablation"
+    }
+
+    fn description(&self) -> &'static str {
+        "supervised baselines (raw_gru, base_gru, base_avgpool) vs A2 skip/max on the same folds (Fig. 18)"
+    }
+
+    fn targets(&self) -> &'static [Target] {
+        TARGETS
+    }
+
+    fn upstream(&self) -> &'static [&'static str] {
+        &["e03-finetune", "e04-classify"]
+    }
+
+    fn datasets(&self, profile: Profile) -> Vec<String> {
+        profile.data().labelled
+    }
+
+    fn config(&self, profile: Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(Config::for_profile(profile))?)
+    }
+
+    fn source_dirs(&self) -> &'static [&'static str] {
+        &[
+            "experiments/e05-ablation",
+            "experiments/harness",
+            "crates/baselines",
+            "crates/classifier",
+            "crates/astromer",
+            "crates/lightcurve",
+            "crates/evaluation",
+            "crates/plotting",
+            "crates/panels",
+            "results/paper-reference",
+        ]
+    }
+
+    fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {
+        let cfg: Config = ctx.config()?;
+        let finetune: e03_finetune::Config = ctx
+            .upstream_results
+            .get(e03_finetune::NAME)
+            .and_then(|t| t.get("config"))
+            .cloned()
+            .context("results of e03-finetune are missing; run `cargo xtask reproduce fig7` first")?
+            .try_into()
+            .context("reading the config of e03-finetune from its results")?;
+        let classifier_rows: Vec<ClassifierRow> = ctx
+            .upstream_results
+            .get("e04-classify")
+            .and_then(|t| t.get("runs"))
+            .cloned()
+            .context("results of e04-classify are missing; run `cargo xtask reproduce fig11` first")?
+            .try_into()
+            .context("reading the runs of e04-classify from its results")?;
+        let window_len = finetune.finetune.window_len;
+        let dev = astromer::try_default_device(cfg.settings.seed).map_err(anyhow::Error::msg)?;
+        let started = Instant::now();
+        let mut rows = Vec::new();
+        for manifest in ctx.profile.data().labelled {
+            let dataset = e03_finetune::display_name(&manifest).to_string();
+            let set = ctx.open(&manifest)?;
+            let n_classes = set.classes().context("the labelled set has no classes")?.len();
+            let splits = evaluation::few_shot_splits_for_set(&set, &finetune.few_shot)?;
+            let bar = progress_bar(splits.len() * cfg.baselines.len(), &dataset);
+            for split in &splits {
+                let (train, train_labels) = labelled_windows(&set, &split.train, window_len)?;
+                let (val, val_labels) = labelled_windows(&set, &split.val, window_len)?;
+                let (test, test_labels) = labelled_windows(&set, &split.test, window_len)?;
+                let test_objects: Vec<usize> = test.iter().map(|w| w.object_index).collect();
+                for &kind in &cfg.baselines {
+                    let t0 = Instant::now();
+                    let what = format!("{kind} fold {} SPC {}", split.fold, split.spc);
+                    bar.set_message(what.clone());
+                    let b = bar.clone();
+                    let trained = baselines::train_baseline(
+                        &dev,
+                        kind,
+                        &train,
+                        &train_labels,
+                        &val,
+                        &val_labels,
+                        n_classes,
+                        &cfg.settings,
+                        &mut |e| b.set_message(format!("{what}: epoch {} val loss {:.3} acc {:.3}", e.epoch + 1, e.val_loss, e.val_accuracy)),
+                    )
+                    .with_context(|| format!("{dataset} {what}"))?;
+                    let logits = trained.model.logits(&test, cfg.eval_batch_size)?;
+                    let window = window_metrics(&logits, n_classes, &test_labels)?;
+                    let object = object_metrics(&logits, n_classes, &test_labels, &test_objects)?;
+                    let row = RunRow {
+                        dataset: dataset.clone(),
+                        model: kind.as_str().to_string(),
+                        spc: split.spc,
+                        fold: split.fold,
+                        window,
+                        object,
+                        train_windows: train.len(),
+                        val_windows: val.len(),
+                        epochs: trained.history.len(),
+                        best_epoch: trained.best_epoch,
+                        evaluated_epoch: trained.evaluated_epoch,
+                        parameters: trained.model.parameter_count(),
+                        seconds: t0.elapsed().as_secs_f64(),
+                    };
+                    bar.suspend(|| {
+                        println!(
+                            "  {dataset} {:<12} SPC {:>4} fold {}: F1 {:.3} per window, {:.3} per object ({} epochs, {:.0} s)",
+                            row.model, row.spc, row.fold, row.window.f1_macro, row.object.f1_macro, row.epochs, row.seconds
+                        )
+                    });
+                    rows.push(row);
+                    bar.inc(1);
+                }
+            }
+            bar.finish_and_clear();
+        }
+        println!("  e05 timing: {:.1} s", started.elapsed().as_secs_f64());
+        let f1 = fig18_points(&rows, &classifier_rows);
+        write_results(ctx, &rows, &f1, started.elapsed().as_secs_f64())?;
+        draw_fig18(ctx, &f1)
+    }
+}
+
+/// Per-window test F1 by (dataset, model, SPC): one value per fold. A2 skip/max come from e04.
+type F1Points = BTreeMap<(String, String, usize), Vec<f64>>;
+
+fn fig18_points(rows: &[RunRow], classifier: &[ClassifierRow]) -> F1Points {
+    let mut out: F1Points = BTreeMap::new();
+    for r in classifier.iter().filter(|r| r.encoder == "A2" && (r.head == "skip" || r.head == "max")) {
+        out.entry((r.dataset.clone(), format!("A2 {}", r.head), r.spc)).or_default().push(r.per_window.f1);
+    }
+    for r in rows {
+        out.entry((r.dataset.clone(), r.model.clone(), r.spc)).or_default().push(r.window.f1_macro);
+    }
+    out
+}
+
+/// Official mean F1 over folds per (dataset, method, SPC), method named as in our rows.
+fn paper_means() -> Result<BTreeMap<(String, String, usize), f64>> {
+    let reference: PaperReference = toml::from_str(PAPER_REFERENCE).context("parsing results/paper-reference/astromer2.toml")?;
+    let mut acc: BTreeMap<(String, String, usize), Vec<f64>> = BTreeMap::new();
+    for r in &reference.run {
+        let model = match r.head.as_str() {
+            "skip" | "max" => format!("A2 {}", r.head),
+            "raw_gru" | "base_gru" | "base_avgpool" => r.head.clone(),
+            _ => continue,
+        };
+        acc.entry((r.dataset.clone(), model, r.spc)).or_default().push(r.f1);
+    }
+    Ok(acc.into_iter().map(|(k, v)| (k, v.iter().sum::<f64>() / v.len() as f64)).collect())
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1e5).round() / 1e5
+}
+
+fn metrics_table(m: &ClassificationMetrics) -> toml::Value {
+    let mut t = toml::Table::new();
+    t.insert("accuracy".into(), round(m.accuracy).into());
+    t.insert("precision".into(), round(m.precision_macro).into());
+    t.insert("recall".into(), round(m.recall_macro).into());
+    t.insert("f1".into(), round(m.f1_macro).into());
+    t.insert("n".into(), (m.n as i64).into());
+    toml::Value::Table(t)
+}
+
+fn write_results(ctx: &mut RunContext<'_>, rows: &[RunRow], f1: &F1Points, seconds: f64) -> Result<()> {
+    let runs: Vec<toml::Value> = rows
+        .iter()
+        .map(|r| {
+            let mut t = toml::Table::new();
+            t.insert("dataset".into(), r.dataset.clone().into());
+            t.insert("model".into(), r.model.clone().into());
+            t.insert("spc".into(), (r.spc as i64).into());
+            t.insert("fold".into(), (r.fold as i64).into());
+            t.insert("per_window".into(), metrics_table(&r.window));
+            t.insert("per_object".into(), metrics_table(&r.object));
+            t.insert("train_windows".into(), (r.train_windows as i64).into());
+            t.insert("val_windows".into(), (r.val_windows as i64).into());
+            t.insert("epochs".into(), (r.epochs as i64).into());
+            t.insert("best_epoch".into(), (r.best_epoch as i64).into());
+            t.insert("evaluated_epoch".into(), (r.evaluated_epoch as i64).into());
+            t.insert("parameters".into(), (r.parameters as i64).into());
+            t.insert("seconds".into(), round(r.seconds).into());
+            toml::Value::Table(t)
+        })
+        .collect();
+    let paper = paper_means()?;
+    let mut summary = Vec::new();
+    for ((dataset, model, spc), values) in f1 {
+        let s = FoldSummary::from_values(values)?;
+        let mut t = toml::Table::new();
+        t.insert("dataset".into(), dataset.clone().into());
+        t.insert("model".into(), model.clone().into());
+        t.insert("spc".into(), (*spc as i64).into());
+        t.insert("folds".into(), (values.len() as i64).into());
+        t.insert("f1_mean".into(), round(s.mean).into());
+        t.insert("f1_min".into(), round(s.min).into());
+        t.insert("f1_max".into(), round(s.max).into());
+        summary.push(toml::Value::Table(t));
+    }
+    let paper_rows: Vec<toml::Value> = paper
+        .iter()
+        .map(|((dataset, model, spc), f1)| {
+            let mut t = toml::Table::new();
+            t.insert("dataset".into(), dataset.clone().into());
+            t.insert("model".into(), model.clone().into());
+            t.insert("spc".into(), (*spc as i64).into());
+            t.insert("f1_mean".into(), round(*f1).into());
+            toml::Value::Table(t)
+        })
+        .collect();
+    let results = ctx.results();
+    results.insert(
+        "note".into(),
+        "Test macro-F1 per window. Baselines are trained from scratch on the few-shot folds of e03-finetune (same \
+         train/validation/test curves as the classifiers); A2 skip/max rows of the summary are e04-classify's. \
+         base_avgpool cannot see magnitudes: its embedding is linear in the magnitude and windows are zero-mean, \
+         so the masked mean is bias + mean positional encoding (the official model too); it classifies on the \
+         sampling times only. [[paper]]: the official updates2025 runs (real data, lr 1e-3, batch 3000, last epoch evaluated), mean over 3 folds."
+            .into(),
+    );
+    let mut timing = toml::Table::new();
+    timing.insert("seconds".into(), round(seconds).into());
+    results.insert("timing".into(), toml::Value::Table(timing));
+    results.insert("summary".into(), toml::Value::Array(summary));
+    results.insert("paper".into(), toml::Value::Array(paper_rows));
+    results.insert("runs".into(), toml::Value::Array(runs));
+    Ok(())
+}
+
+/// The five models of Fig. 18, in the paper's legend order.
+const FIG18_MODELS: [&str; 5] = ["A2 skip", "A2 max", "base_gru", "base_avgpool", "raw_gru"];
+
+fn draw_fig18(ctx: &mut RunContext<'_>, f1: &F1Points) -> Result<()> {
+    let paper = paper_means()?;
+    let datasets: Vec<String> = {
+        let mut d: Vec<String> = f1.keys().map(|k| k.0.clone()).collect();
+        d.dedup();
+        d
+    };
+    let mut panels = Vec::new();
+    for dataset in &datasets {
+        let mut series = Vec::new();
+        for model in FIG18_MODELS {
+            let pts: Vec<(f64, FoldSummary)> = f1
+                .iter()
+                .filter(|((d, m, _), _)| d == dataset && m == model)
+                .map(|((.., spc), v)| Ok((*spc as f64, FoldSummary::from_values(v)?)))
+                .collect::<Result<_>>()?;
+            if pts.is_empty() {
+                continue;
+            }
+            series.push(
+                plotting::LineSeries::new(model, pts.iter().map(|(s, f)| (*s, f.mean)).collect())
+                    .with_band(pts.iter().map(|(s, f)| (*s, f.min, f.max)).collect()),
+            );
+        }
+        if ctx.profile == Profile::Paper {
+            for model in FIG18_MODELS {
+                let pts: Vec<(f64, f64)> = paper
+                    .iter()
+                    .filter(|((d, m, _), _)| d == dataset && m == model)
+                    .map(|((.., spc), v)| (*spc as f64, *v))
+                    .collect();
+                series.push(plotting::LineSeries::new(format!("{model} (official)"), pts).dashed());
+            }
+        }
+        panels.push(plotting::line_chart(
+            &format!("{dataset}: test macro-F1 per window, mean and min–max over folds"),
+            "samples per class (SPC)",
+            "macro F1",
+            &series,
+            &[],
+            true,
+            false,
+        )?);
+    }
+    let fig = panels::grid(Some("Astromer 2 embeddings vs supervised baselines trained from scratch (Fig. 18)"), &panels, 2)?;
+    ctx.figure("fig18", fig.svg, fig.png);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn official_means_cover_the_five_models_of_fig18() {
+        let p = paper_means().unwrap();
+        for model in FIG18_MODELS {
+            for dataset in ["alcock", "atlas"] {
+                for spc in [20, 100, 500] {
+                    assert!(p.contains_key(&(dataset.to_string(), model.to_string(), spc)), "{dataset} {model} {spc}");
+                }
+            }
+        }
+        // other-results §2: Alcock base_gru at SPC 500, 0.596 mean over folds.
+        let v = p[&("alcock".to_string(), "base_gru".to_string(), 500)];
+        assert!((v - 0.596).abs() < 5e-4, "{v}");
+    }
+
+    #[test]
+    fn classifier_rows_enter_fig18_under_their_head_names() {
+        let rows = vec![ClassifierRow {
+            dataset: "alcock".into(),
+            encoder: "A2".into(),
+            head: "max".into(),
+            spc: 20,
+            per_window: WindowF1 { f1: 0.5 },
+        }];
+        let p = fig18_points(&[], &rows);
+        assert_eq!(p[&("alcock".to_string(), "A2 max".to_string(), 20)], vec![0.5]);
+    }
+}
