@@ -3,6 +3,7 @@
 //! Run `cargo xtask --help` for the commands.
 
 mod bench;
+mod check;
 mod data;
 
 use std::path::{Path, PathBuf};
@@ -50,6 +51,18 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Regression gate: compare results/<profile>/*.toml (the working tree) with a baseline under the
+    /// tolerance rules of results/tolerances.toml, print every ruled metric (baseline, now, delta,
+    /// tolerance, verdict) and fail on REGRESSION, changed or MISSING.
+    #[command(long_about = "Regression gate: compare results/<profile>/*.toml in the working tree (fresh) with a \
+        baseline — the same files at a git revision (--against, default HEAD) or in a folder (--baseline-dir) — \
+        under the pre-registered tolerance rules of results/tolerances.toml.\n\n\
+        Prints a table of every ruled metric: baseline, now, delta, tolerance and verdict (ok, REGRESSION, improved, \
+        changed, new, MISSING; --all adds unruled metrics). Exits non-zero on any REGRESSION, changed or MISSING. \
+        A file absent at the baseline makes its metrics `new`, which passes. Read-only: runs no experiment.\n\n\
+        To accept a change: rerun the experiments and commit the new results with a message saying why. \
+        See docs/regression.md for rule syntax and how metric ids are formed.")]
+    Check(check::CheckArgs),
     /// Data sets: generate, verify, fetch, pin.
     Data {
         #[command(subcommand)]
@@ -172,6 +185,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Check(args) => check::run(&root, args),
         Command::Data { command } => data::run(&root, command),
         Command::Bench { batch, steps, no_torch } => bench::run(&batch, steps, !no_torch).map(|_| ()),
         Command::BenchOne { mode, batch, steps } => bench::bench_one(&mode, batch, steps),
