@@ -148,6 +148,8 @@ mod tests {
         direction = "drop"
         tolerance = 0.02
         reason = "F1"
+        snapshot_decimals = 2
+        snapshot_reason = "test"
 
         [[rule]]
         experiment = "e04-classify"
@@ -156,6 +158,8 @@ mod tests {
         direction = "rise"
         tolerance = 0.05
         reason = "RMSE"
+        snapshot_decimals = 3
+        snapshot_reason = "test"
 
         [[rule]]
         experiment = "e04-classify"
@@ -164,6 +168,8 @@ mod tests {
         direction = "both"
         tolerance = 0.01
         reason = "entropy"
+        snapshot_decimals = 3
+        snapshot_reason = "test"
     "#;
 
     fn rules() -> Rules {

@@ -20,4 +20,4 @@ pub use compare::{compare, compare_metrics, Row, Verdict};
 pub use flatten::{flatten, IDENTITY_FIELDS, MAX_NUMERIC_ARRAY_LEN, SKIPPED_TABLES};
 pub use glob::glob_match;
 pub use report::{format_number, render_table, Summary};
-pub use rules::{Direction, Kind, Rule, Rules, RulesError, Tolerance};
+pub use rules::{Direction, Kind, Rule, Rules, RulesError, Tolerance, MAX_SNAPSHOT_DECIMALS};

@@ -72,7 +72,16 @@ pub struct Rule {
     pub metric: String,
     pub tolerance: Tolerance,
     pub reason: String,
+    /// Decimals the smoke snapshots (`tests/tests/smoke_snapshots.rs`) round this rule's metrics
+    /// to, chosen in advance from the tolerance (docs/regression.md, "Snapshots"). At most
+    /// [`MAX_SNAPSHOT_DECIMALS`].
+    pub snapshot_decimals: u32,
+    /// Why that precision: printed in the snapshot header beside the rounded values.
+    pub snapshot_reason: String,
 }
+
+/// Largest accepted `snapshot_decimals`: beyond 9 decimals a snapshot shows float noise, not science.
+pub const MAX_SNAPSHOT_DECIMALS: u32 = 9;
 
 /// The rules of one file, in file order.
 #[derive(Debug, Clone, Default)]
@@ -101,7 +110,16 @@ pub enum RulesError {
     },
 }
 
-const FIELDS: [&str; 6] = ["experiment", "metric", "kind", "direction", "tolerance", "reason"];
+const FIELDS: [&str; 8] = [
+    "experiment",
+    "metric",
+    "kind",
+    "direction",
+    "tolerance",
+    "reason",
+    "snapshot_decimals",
+    "snapshot_reason",
+];
 
 impl Rules {
     pub fn load(path: &Path) -> Result<Rules, RulesError> {
@@ -172,14 +190,16 @@ fn parse_rule(number: usize, item: &Value, path: &Path) -> Result<Rule, RulesErr
     if let Some(key) = t.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(invalid(format!("unknown field {key:?}; a rule has {}", FIELDS.join(", "))));
     }
-    for key in ["experiment", "metric", "kind", "direction", "reason"] {
+    for key in ["experiment", "metric", "kind", "direction", "reason", "snapshot_reason"] {
         match t.get(key) {
             Some(Value::String(s)) if !s.trim().is_empty() => {}
             Some(Value::String(_)) | None => {
-                let hint = if key == "reason" {
-                    "; say why this tolerance is the change that matters scientifically"
-                } else {
-                    ""
+                let hint = match key {
+                    "reason" => "; say why this tolerance is the change that matters scientifically",
+                    "snapshot_reason" => {
+                        "; say why the smoke snapshot rounds to `snapshot_decimals` (e.g. \"F1 to 0.01: half the gate's 0.02\")"
+                    }
+                    _ => "",
                 };
                 return Err(invalid(format!("`{key}` is missing or empty{hint}")));
             }
@@ -209,12 +229,40 @@ fn parse_rule(number: usize, item: &Value, path: &Path) -> Result<Rule, RulesErr
     if !value.is_finite() || value < 0.0 {
         return Err(invalid(format!("tolerance {value} must be a finite number >= 0")));
     }
+    let snapshot_decimals = match t.get("snapshot_decimals") {
+        Some(Value::Integer(d)) if (0..=i64::from(MAX_SNAPSHOT_DECIMALS)).contains(d) => *d as u32,
+        Some(Value::Integer(d)) => {
+            return Err(invalid(format!(
+                "snapshot_decimals {d} is out of range; use 0 to {MAX_SNAPSHOT_DECIMALS}"
+            )))
+        }
+        Some(_) => return Err(invalid("`snapshot_decimals` must be an integer (0 to 9)".into())),
+        None => {
+            return Err(invalid(
+                "`snapshot_decimals` is missing; give the decimals the smoke snapshot rounds these metrics to \
+                 (docs/regression.md, \"Snapshots\")"
+                    .into(),
+            ))
+        }
+    };
+    // An absolute tolerance fixes the scale in advance: the snapshot's step must be at most half of
+    // it, or a move the gate flags could round to the same snapshot value. (A relative tolerance
+    // depends on the values; its reason has to argue the step.)
+    let step = 10f64.powi(-(snapshot_decimals as i32));
+    if kind == Kind::Absolute && value > 0.0 && step > value / 2.0 * (1.0 + 1e-9) {
+        return Err(invalid(format!(
+            "snapshot_decimals {snapshot_decimals} rounds to {step}, coarser than half the tolerance {value}: \
+             a move the gate flags could leave the snapshot unchanged; use more decimals"
+        )));
+    }
     Ok(Rule {
         number,
         experiment,
         metric,
         tolerance: Tolerance { kind, direction, value },
         reason: text("reason"),
+        snapshot_decimals,
+        snapshot_reason: text("snapshot_reason"),
     })
 }
 
@@ -230,6 +278,8 @@ mod tests {
         direction = "drop"
         tolerance = 0.02
         reason = "F1 to 0.02"
+        snapshot_decimals = 2
+        snapshot_reason = "F1 to 0.01: half the gate's 0.02"
 
         [[rule]]
         experiment = "e04-classify"
@@ -238,6 +288,8 @@ mod tests {
         direction = "both"
         tolerance = 1
         reason = "catch-all"
+        snapshot_decimals = 0
+        snapshot_reason = "catch-all, to 1"
     "#;
 
     fn err(text: &str) -> String {
@@ -252,13 +304,16 @@ mod tests {
             ("direction", "\"rise\""),
             ("tolerance", "0.01"),
             ("reason", "\"why\""),
+            ("snapshot_decimals", "3"),
+            ("snapshot_reason", "\"to 0.001: a tenth of the gate\""),
         ];
         for l in lines.iter_mut() {
             if l.0 == field {
                 l.1 = value;
             }
         }
-        let body: Vec<String> = lines.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        // `value` "-" leaves the field out.
+        let body: Vec<String> = lines.iter().filter(|(_, v)| *v != "-").map(|(k, v)| format!("{k} = {v}")).collect();
         format!("[[rule]]\n{}\n", body.join("\n"))
     }
 
@@ -312,6 +367,56 @@ mod tests {
     fn empty_reason_is_rejected_with_a_hint() {
         let e = err(&one_rule("reason", "\"  \""));
         assert!(e.contains("`reason` is missing or empty") && e.contains("say why"), "{e}");
+    }
+
+    #[test]
+    fn snapshot_fields_are_parsed() {
+        let rules = Rules::parse(GOOD, Path::new("t.toml")).unwrap();
+        assert_eq!(rules.rules[0].snapshot_decimals, 2);
+        assert_eq!(rules.rules[0].snapshot_reason, "F1 to 0.01: half the gate's 0.02");
+        assert_eq!(rules.rules[1].snapshot_decimals, 0);
+        let nine = Rules::parse(&one_rule("snapshot_decimals", "9"), Path::new("t.toml")).unwrap();
+        assert_eq!(nine.rules[0].snapshot_decimals, 9);
+    }
+
+    #[test]
+    fn missing_snapshot_decimals_is_rejected_naming_the_rule() {
+        let e = err(&one_rule("snapshot_decimals", "-"));
+        assert!(e.contains("results/tolerances.toml: rule 1 (experiment \"e02-pretrain\""), "{e}");
+        assert!(e.contains("`snapshot_decimals` is missing"), "{e}");
+    }
+
+    #[test]
+    fn snapshot_decimals_out_of_range_or_not_an_integer_is_rejected() {
+        for bad in ["10", "-1"] {
+            let e = err(&one_rule("snapshot_decimals", bad));
+            assert!(e.contains("rule 1") && e.contains(&format!("snapshot_decimals {bad} is out of range; use 0 to 9")), "{e}");
+        }
+        for bad in ["2.0", "\"2\""] {
+            let e = err(&one_rule("snapshot_decimals", bad));
+            assert!(e.contains("rule 1") && e.contains("`snapshot_decimals` must be an integer"), "{e}");
+        }
+    }
+
+    #[test]
+    fn missing_or_empty_snapshot_reason_is_rejected_with_a_hint() {
+        for bad in ["-", "\" \""] {
+            let e = err(&one_rule("snapshot_reason", bad));
+            assert!(e.contains("rule 1") && e.contains("`snapshot_reason` is missing or empty"), "{e}");
+            assert!(e.contains("say why the smoke snapshot rounds"), "{e}");
+        }
+    }
+
+    #[test]
+    fn snapshot_coarser_than_half_an_absolute_tolerance_is_rejected() {
+        // Absolute 0.01 (one_rule): 2 decimals (0.01) could hide a flagged move, 3 (0.001) cannot.
+        let e = err(&one_rule("snapshot_decimals", "1"));
+        assert!(e.contains("rule 1") && e.contains("coarser than half the tolerance 0.01"), "{e}");
+        let e = err(&one_rule("snapshot_decimals", "2"));
+        assert!(e.contains("coarser than half the tolerance"), "{e}");
+        // Exactly half passes (F1: 0.01 against 0.02, in GOOD); relative rules are not checked.
+        let rel = one_rule("kind", "\"relative\"").replace("snapshot_decimals = 3", "snapshot_decimals = 0");
+        assert!(Rules::parse(&rel, Path::new("t.toml")).is_ok());
     }
 
     #[test]
