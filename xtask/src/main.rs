@@ -4,6 +4,7 @@
 
 mod bench;
 mod check;
+mod compare;
 mod data;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,18 @@ enum Command {
         To accept a change: rerun the experiments and commit the new results with a message saying why. \
         See docs/regression.md for rule syntax and how metric ids are formed.")]
     Check(check::CheckArgs),
+    /// Run a variant (a config overlay, variants/<name>.toml) beside the baseline and print which
+    /// metrics it moves; `--list` shows the ready variants.
+    #[command(long_about = "Run a variant — a named config overlay in variants/<name>.toml, e.g. the paper's masking \
+        split instead of the code's — beside the baseline on identical data and folds.\n\n\
+        First brings the baseline (results/<profile>/ of this tree) up to date for the targets (on small, stops \
+        instead if that would rerun anything, unless --allow-baseline-run). Then runs the variant in \
+        artifacts/variants/<name>/ (sources and data linked from this tree; experiments the overlay does not \
+        change are taken from the baseline), compares every ruled metric under results/tolerances.toml and writes \
+        results/<profile>/compare/<name>.toml and figures/<profile>/compare/<name>.svg|png. A REGRESSION verdict \
+        is a finding (the variant moved the metric beyond the tolerance), not a failure: the exit status is 0.\n\n\
+        See docs/variants.md for the file format and merge rules.")]
+    Compare(compare::CompareArgs),
     /// Data sets: generate, verify, fetch, pin.
     Data {
         #[command(subcommand)]
@@ -103,8 +116,9 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-pub fn registry() -> Registry {
-    Registry::new(vec![
+/// Every experiment, in declaration order.
+pub fn experiments() -> Vec<Box<dyn harness::Experiment>> {
+    vec![
         Box::new(e01_data::E01Data),
         Box::new(e02_pretrain::E02Pretrain),
         Box::new(e03_finetune::E03Finetune),
@@ -113,7 +127,11 @@ pub fn registry() -> Registry {
         Box::new(e06_attention::E06Attention),
         Box::new(e07_embeddings::E07Embeddings),
         Box::new(e08_reconstruction::E08Reconstruction),
-    ])
+    ]
+}
+
+pub fn registry() -> Registry {
+    Registry::new(experiments())
 }
 
 fn parity(root: &Path, dir: &Path, strict: bool) -> Result<()> {
@@ -186,6 +204,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check(args) => check::run(&root, args),
+        Command::Compare(args) => compare::run(&root, args),
         Command::Data { command } => data::run(&root, command),
         Command::Bench { batch, steps, no_torch } => bench::run(&batch, steps, !no_torch).map(|_| ()),
         Command::BenchOne { mode, batch, steps } => bench::bench_one(&mode, batch, steps),
