@@ -203,8 +203,13 @@ pub fn folding_period(
 ) -> Result<FoldingPeriod> {
     let c = set.curve(curve);
     let true_days = truth.and_then(|t| t.get(c.object_id).copied());
-    let ls = periodogram::FrequencyGrid::auto(c.time, oversampling, Some(max_frequency))
-        .and_then(|g| periodogram::lomb_scargle(c.time, c.mag, Some(c.err), &g))
+    let grid = periodogram::FrequencyGrid::auto(c.time, oversampling, Some(max_frequency));
+    // Real data may carry zero or negative errors: retry unweighted before giving up.
+    let ls = grid
+        .and_then(|g| {
+            periodogram::lomb_scargle(c.time, c.mag, Some(c.err), &g)
+                .or_else(|_| periodogram::lomb_scargle(c.time, c.mag, None, &g))
+        })
         .map(|p| p.best_period());
     let lomb_scargle_days = match ls {
         Ok(p) => Some(p),
@@ -216,7 +221,12 @@ pub fn folding_period(
     let (days, source) = match (true_days, lomb_scargle_days) {
         (Some(t), _) => (t, "simulator"),
         (None, Some(p)) => (p, "Lomb–Scargle"),
-        (None, None) => anyhow::bail!("{}: no true period and the Lomb–Scargle estimate failed", c.object_id),
+        // Nothing to fold by: one "period" = the curve's time span, i.e. phase = normalised time.
+        (None, None) => {
+            let span = c.time.last().copied().unwrap_or(0.0) - c.time.first().copied().unwrap_or(0.0);
+            log::warn!("{}: no period; drawn against normalised time instead of phase", c.object_id);
+            (if span > 0.0 { span } else { 1.0 }, "none: time span")
+        }
     };
     Ok(FoldingPeriod {
         days,
@@ -464,7 +474,9 @@ mod tests {
         let g = quartile_groups(&phase, &phase, &att);
         assert_eq!(g.iter().map(|g| g.1.len()).sum::<usize>(), 8);
         assert!(g[3].1.iter().all(|p| p.0 >= 0.625), "{:?}", g[3]);
-        assert!(g[0].1.iter().all(|p| p.0 < 0.25), "{:?}", g[0]);
+        // Cuts at the sorted values of rank round(7·q): 2, 4 (3.5 rounds to 4) and 5 of 0..7.
+        assert_eq!(g.iter().map(|g| g.1.len()).collect::<Vec<_>>(), vec![3, 2, 1, 2], "{g:?}");
+        assert!(g[0].1.iter().all(|p| p.0 <= 0.25), "{:?}", g[0]);
         assert!(g[0].0.starts_with("low ≤"), "{}", g[0].0);
         assert!(g[3].0.starts_with("top >"), "{}", g[3].0);
     }

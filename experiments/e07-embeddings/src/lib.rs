@@ -71,24 +71,56 @@ const TARGETS: &[Target] = &[
 /// fold 0 at SPC 500, 100 windows per class).
 const PAPER_CONCAT: [f64; 6] = [-0.0295, -0.0106, -0.0078, 0.0022, 0.0025, 0.0023];
 
-/// Up to `per_class` test windows of each class, in test-set order (deterministic).
+/// Up to `per_class` test windows of each class, taken round-robin over the class's curves
+/// (window k of every curve before window k + 1), so that a few long curves cannot fill a class
+/// and the silhouette does not measure "same light curve". Deterministic.
 fn sample_windows(setup: &ProbeSetup, per_class: usize) -> Result<(Vec<PaddedWindow>, Vec<usize>)> {
     let subset = setup.set.subset(&setup.test)?;
     // Sequential windows are deterministic; the RNG is required by the signature only.
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let windows = astromer::pretrain::set_windows(&subset, setup.window_len, WindowPolicy::Sequential, &mut rng);
-    let mut taken: BTreeMap<usize, usize> = BTreeMap::new();
-    let (mut out, mut labels) = (Vec::new(), Vec::new());
-    for w in windows {
-        let label = subset.label(w.object_index).context("a test curve has no class")?;
-        let n = taken.entry(label).or_default();
-        if *n < per_class && w.n_valid > 0 {
-            *n += 1;
-            out.push(w);
-            labels.push(label);
+    let items = windows
+        .into_iter()
+        .filter(|w| w.n_valid > 0)
+        .map(|w| Ok((subset.label(w.object_index).context("a test curve has no class")?, w.object_index, w)))
+        .collect::<Result<Vec<_>>>()?;
+    let (labels, windows): (Vec<usize>, Vec<PaddedWindow>) = round_robin(items, per_class).into_iter().unzip();
+    Ok((windows, labels))
+}
+
+/// `(class, curve, item)` in order → at most `per_class` items per class, round-robin over each
+/// class's curves (curves in order of first appearance), classes in ascending order.
+fn round_robin<T>(items: Vec<(usize, usize, T)>, per_class: usize) -> Vec<(usize, T)> {
+    let mut by_class: BTreeMap<usize, Vec<(usize, Vec<T>)>> = BTreeMap::new();
+    for (class, curve, item) in items {
+        let curves = by_class.entry(class).or_default();
+        match curves.iter_mut().find(|(c, _)| *c == curve) {
+            Some((_, v)) => v.push(item),
+            None => curves.push((curve, vec![item])),
         }
     }
-    Ok((out, labels))
+    let mut out = Vec::new();
+    for (class, curves) in by_class {
+        let mut queues: Vec<std::vec::IntoIter<T>> = curves.into_iter().map(|(_, v)| v.into_iter()).collect();
+        let mut taken = 0;
+        'rounds: loop {
+            let mut progressed = false;
+            for q in queues.iter_mut() {
+                if taken == per_class {
+                    break 'rounds;
+                }
+                if let Some(item) = q.next() {
+                    out.push((class, item));
+                    taken += 1;
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+    out
 }
 
 fn representation_name(i: usize) -> String {
@@ -146,7 +178,7 @@ impl Experiment for E07Embeddings {
         let cfg: Config = ctx.config()?;
         let mut silhouettes = Vec::new();
         let mut silhouette_series = Vec::new();
-        for (i, manifest) in ctx.profile.data().labelled.into_iter().enumerate() {
+        for manifest in ctx.profile.data().labelled {
             let setup = ProbeSetup::load(ctx, &manifest, &cfg.encoder)?;
             let (windows, labels) = sample_windows(&setup, cfg.windows_per_class)?;
             anyhow::ensure!(windows.len() >= 2, "{}: fewer than 2 test windows to embed", setup.dataset);
@@ -201,12 +233,12 @@ impl Experiment for E07Embeddings {
                             cfg.encoder,
                             setup.fold,
                             setup.spc,
-                            if i == 0 { 14 } else { 15 }
+                            if setup.dataset == "atlas" { 15 } else { 14 }
                         )),
                         &panels,
                         2,
                     )?;
-                    ctx.figure(if i == 0 { "fig14" } else { "fig15" }, fig.svg, fig.png);
+                    ctx.figure(if setup.dataset == "atlas" { "fig15" } else { "fig14" }, fig.svg, fig.png);
                 }
                 let mut points = Vec::new();
                 for (k, m) in reps.iter_mut().enumerate() {
@@ -222,14 +254,15 @@ impl Experiment for E07Embeddings {
                     points.push((k as f64, s));
                 }
                 let line = plotting::LineSeries::new(format!("{} {}", setup.dataset, reduction.as_str()), points);
-                silhouette_series.push(if i == 0 { line } else { line.dashed() });
+                silhouette_series.push(if setup.dataset == "atlas" { line.dashed() } else { line });
                 bar.inc(1);
             }
             bar.finish_and_clear();
         }
         if ctx.profile == Profile::Paper {
             let pts = PAPER_CONCAT.iter().enumerate().map(|(i, &s)| ((i + 1) as f64, s)).collect();
-            silhouette_series.push(plotting::LineSeries::new("alcock concat (paper notebook)", pts).dashed());
+            // Solid like the other Alcock lines; the legend names it.
+            silhouette_series.push(plotting::LineSeries::new("alcock concat, official notebook", pts));
         }
         let fig = plotting::line_chart(
             "Class silhouette per layer (Fig. A.1): Alcock solid, ATLAS dashed",
@@ -262,6 +295,16 @@ impl Experiment for E07Embeddings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sampling_goes_round_robin_over_curves_and_caps_each_class() {
+        // Class 0: curve 10 has 3 windows, curve 11 has 1; class 1: curve 20 has 2.
+        let items = vec![(0, 10, "a0"), (0, 10, "a1"), (0, 10, "a2"), (0, 11, "b0"), (1, 20, "c0"), (1, 20, "c1")];
+        let got = round_robin(items.clone(), 3);
+        assert_eq!(got, vec![(0, "a0"), (0, "b0"), (0, "a1"), (1, "c0"), (1, "c1")]);
+        let got = round_robin(items, 1);
+        assert_eq!(got, vec![(0, "a0"), (1, "c0")]);
+    }
 
     #[test]
     fn representation_names_say_which_layer() {

@@ -61,8 +61,12 @@ fn probed_points(batch: &MaskedBatch, pred: &[f32], b: usize) -> Vec<(usize, Pro
         .collect()
 }
 
+/// NaN for no points (a window with nothing probed has no reconstruction error to report).
 fn rmse(pairs: &[(f64, f64)]) -> f64 {
-    (pairs.iter().map(|(t, p)| (t - p).powi(2)).sum::<f64>() / pairs.len().max(1) as f64).sqrt()
+    if pairs.is_empty() {
+        return f64::NAN;
+    }
+    (pairs.iter().map(|(t, p)| (t - p).powi(2)).sum::<f64>() / pairs.len() as f64).sqrt()
 }
 
 fn r2(pairs: &[(f64, f64)]) -> f64 {
@@ -112,7 +116,11 @@ fn example_panels(
     )?;
     let lo = pairs.iter().flat_map(|p| [p.0, p.1]).fold(f64::INFINITY, f64::min);
     let hi = pairs.iter().flat_map(|p| [p.0, p.1]).fold(f64::NEG_INFINITY, f64::max);
-    let diagonal: Vec<(f64, f64)> = (0..=24).map(|k| lo + (hi - lo) * k as f64 / 24.0).map(|v| (v, v)).collect();
+    let diagonal: Vec<(f64, f64)> = if lo.is_finite() && hi.is_finite() {
+        (0..=24).map(|k| lo + (hi - lo) * k as f64 / 24.0).map(|v| (v, v)).collect()
+    } else {
+        Vec::new()
+    };
     let mut by_role: BTreeMap<&str, Vec<(f64, f64)>> = BTreeMap::new();
     for p in &probed {
         let name = match p.1 {
@@ -280,5 +288,6 @@ mod tests {
         // ss_tot = 2, ss_res = 0.5.
         assert!((r2(&pairs) - 0.75).abs() < 1e-12);
         assert!(r2(&[(1.0, 0.0), (1.0, 2.0)]).is_nan());
+        assert!(rmse(&[]).is_nan());
     }
 }
