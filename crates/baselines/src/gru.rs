@@ -252,6 +252,30 @@ mod tests {
     }
 
     #[test]
+    fn one_unit_two_steps_against_numbers_worked_by_hand() {
+        // Keras column order z, r, h. Step 1 (x = 1, h = 0): z = σ(0.5 + 0.1) = 0.645656,
+        // r = σ(−0.5 + 0.1) = 0.401312, hh = tanh(1 − 0.1 + r·(0 + 0.2)) = tanh(0.980262) = 0.753180,
+        // h1 = (1 − z)·hh = 0.266884. Step 2 (x = −2): z = σ(−1 + 0.1 + 0.2·h1) = σ(−0.846623) =
+        // 0.300142, r = σ(1 + 0.3·h1 + 0.1) = σ(1.180065) = 0.764960, hh = tanh(−2 − 0.1 +
+        // r·(−0.4·h1 + 0.2)) = tanh(−2.028669) = −0.965998, h2 = z·h1 + (1 − z)·hh = −0.595959.
+        let dev = Cpu::default();
+        let gru = Gru {
+            input: Dense {
+                weight: dev.tensor_from_vec(vec![0.5, -0.5, 1.0], (1, 3)),
+                bias: dev.tensor_from_vec(vec![0.1, 0.0, -0.1], (3,)),
+            },
+            recurrent: Dense {
+                weight: dev.tensor_from_vec(vec![0.2, 0.3, -0.4], (1, 3)),
+                bias: dev.tensor_from_vec(vec![0.0, 0.1, 0.2], (3,)),
+            },
+        };
+        let x: Tensor3<Cpu> = dev.tensor_from_vec(vec![1.0, -2.0, 1.0, -2.0], (2, 2, 1));
+        let h = gru.forward(x, &[2, 1]).as_vec();
+        assert!((h[0] - (-0.595_959)).abs() < 1e-5, "{h:?}");
+        assert!((h[1] - 0.266_884).abs() < 1e-5, "{h:?}");
+    }
+
+    #[test]
     fn padded_window_gives_the_truncated_windows_state() {
         let dev = Cpu::default();
         let gru = Gru::new(&dev, 3, 5, &mut ChaCha8Rng::seed_from_u64(7));

@@ -148,6 +148,7 @@ pub fn loss_and_accuracy<D: Device<f32>>(
     batch_size: usize,
 ) -> Result<(f64, f64), BaselineError> {
     let k = model.n_classes();
+    check_set("evaluation", windows, labels, k)?;
     let logits = model.logits(windows, batch_size)?;
     let (mut ce, mut correct) = (0.0f64, 0usize);
     for (row, &label) in logits.chunks_exact(k).zip(labels) {

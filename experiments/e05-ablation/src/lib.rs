@@ -1,15 +1,16 @@
 //! e05-ablation: Astromer's embeddings against supervised baselines trained from scratch on the
 //! same few-shot folds (paper Sect. 5.5, Fig. 18; spec §8.2): `raw_gru` (GRU on centred magnitude
 //! and time), `base_gru` (a new Astromer input embedding → GRU) and `base_avgpool` (a new input
-//! embedding → masked mean), each with the classifiers' MLP head, beside A2 `skip` and `max`
-//! from e04-classify.
+//! embedding → masked mean), each with the classifiers' MLP head, beside A2 `skip` and `max` heads
+//! trained here with the same recipe on the finetuned encoders' pooled features (cached by
+//! e04-classify), as the official ablation retrained them with the baselines' settings.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use baselines::{BaselineKind, BaselineSettings};
-use classifier::{EvaluatedWeights, HeadShape};
+use classifier::{ClassifierSettings, EvaluatedWeights, HeadKind, HeadShape, PooledFeatures};
 use evaluation::{object_metrics, window_metrics, ClassificationMetrics, FoldSummary};
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
 use lightcurve::{LightCurveSet, PaddedWindow, WindowPolicy};
@@ -21,6 +22,10 @@ pub struct E05Ablation;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     pub baselines: Vec<BaselineKind>,
+    /// Heads trained on the frozen finetuned `encoder` (its pooled features from e04-classify's
+    /// cache) with the baselines' optimiser, batch, epochs, patience and evaluated weights.
+    pub encoder: String,
+    pub encoder_heads: Vec<HeadKind>,
     pub settings: BaselineSettings,
     /// Windows per inference pass on the test set.
     pub eval_batch_size: usize,
@@ -40,23 +45,31 @@ impl Config {
             ..BaselineSettings::official()
         };
         let baselines = BaselineKind::ALL.to_vec();
+        let encoder = "A2".to_string();
+        let encoder_heads = vec![HeadKind::Skip, HeadKind::Max];
         match profile {
             // Width 32 on 2 cores; e04's smoke heads also train at most 40 epochs.
             Profile::Smoke => Config {
                 baselines,
+                encoder,
+                encoder_heads,
                 settings: quick(32, 32, 15, 5),
                 eval_batch_size: 256,
             },
-            // Width 64 (the paper: 256) and at most 15 epochs, so the 54 trainings (most of them
-            // GRUs over 200 steps) fit in about an hour on 2 cores.
+            // Width 64 (the paper: 256) and at most 15 epochs, so the 54 baseline trainings (most
+            // of them GRUs over 200 steps) fit in about half an hour on 2 cores.
             Profile::Small => Config {
                 baselines,
+                encoder,
+                encoder_heads,
                 settings: quick(64, 64, 15, 4),
                 eval_batch_size: 256,
             },
             // The updates2025 runs: width 256, lr 1e-3, batch 3000, patience 40, last epoch evaluated.
             Profile::Paper => Config {
                 baselines,
+                encoder,
+                encoder_heads,
                 settings: BaselineSettings::official(),
                 eval_batch_size: 3000,
             },
@@ -90,21 +103,6 @@ struct PaperRun {
     dataset: String,
     spc: usize,
     head: String,
-    f1: f64,
-}
-
-/// One row of e04-classify's results (only what Fig. 18 needs).
-#[derive(Debug, Deserialize)]
-struct ClassifierRow {
-    dataset: String,
-    encoder: String,
-    head: String,
-    spc: usize,
-    per_window: WindowF1,
-}
-
-#[derive(Debug, Deserialize)]
-struct WindowF1 {
     f1: f64,
 }
 
@@ -165,6 +163,11 @@ impl Experiment for E05Ablation {
         &["e03-finetune", "e04-classify"]
     }
 
+    fn upstream_artifacts(&self) -> &'static [&'static str] {
+        // The pooled features of the finetuned encoders, cached per split by e04-classify.
+        &["e04-classify"]
+    }
+
     fn datasets(&self, profile: Profile) -> Vec<String> {
         profile.data().labelled
     }
@@ -198,24 +201,31 @@ impl Experiment for E05Ablation {
             .context("results of e03-finetune are missing; run `cargo xtask reproduce fig7` first")?
             .try_into()
             .context("reading the config of e03-finetune from its results")?;
-        let classifier_rows: Vec<ClassifierRow> = ctx
-            .upstream_results
-            .get("e04-classify")
-            .and_then(|t| t.get("runs"))
-            .cloned()
-            .context("results of e04-classify are missing; run `cargo xtask reproduce fig11` first")?
-            .try_into()
-            .context("reading the runs of e04-classify from its results")?;
+        let e04_dir = ctx.upstream_dir("e04-classify")?.clone();
+        let head_settings = ClassifierSettings {
+            shape: cfg.settings.head.clone(),
+            lr: cfg.settings.lr,
+            beta1: cfg.settings.beta1,
+            beta2: cfg.settings.beta2,
+            eps: cfg.settings.eps,
+            batch_size: cfg.settings.batch_size,
+            max_epochs: cfg.settings.max_epochs,
+            patience: cfg.settings.patience,
+            evaluated: cfg.settings.evaluated,
+            standardize: false,
+            seed: cfg.settings.seed,
+        };
         let window_len = finetune.finetune.window_len;
         let dev = astromer::try_default_device(cfg.settings.seed).map_err(anyhow::Error::msg)?;
         let started = Instant::now();
         let mut rows = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
         for manifest in ctx.profile.data().labelled {
             let dataset = e03_finetune::display_name(&manifest).to_string();
             let set = ctx.open(&manifest)?;
             let n_classes = set.classes().context("the labelled set has no classes")?.len();
             let splits = evaluation::few_shot_splits_for_set(&set, &finetune.few_shot)?;
-            let bar = progress_bar(splits.len() * cfg.baselines.len(), &dataset);
+            let bar = progress_bar(splits.len() * (cfg.baselines.len() + cfg.encoder_heads.len()), &dataset);
             for split in &splits {
                 let (train, train_labels) = labelled_windows(&set, &split.train, window_len)?;
                 let (val, val_labels) = labelled_windows(&set, &split.val, window_len)?;
@@ -236,18 +246,25 @@ impl Experiment for E05Ablation {
                         n_classes,
                         &cfg.settings,
                         &mut |e| b.set_message(format!("{what}: epoch {} val loss {:.3} acc {:.3}", e.epoch + 1, e.val_loss, e.val_accuracy)),
-                    )
-                    .with_context(|| format!("{dataset} {what}"))?;
+                    );
+                    // One diverged training must not throw away the others: record it and go on.
+                    let trained = match trained {
+                        Ok(t) => t,
+                        Err(e) => {
+                            bar.suspend(|| println!("  {dataset} {what}: FAILED ({e})"));
+                            failures.push(format!("{dataset} {what}: {e}"));
+                            bar.inc(1);
+                            continue;
+                        }
+                    };
                     let logits = trained.model.logits(&test, cfg.eval_batch_size)?;
-                    let window = window_metrics(&logits, n_classes, &test_labels)?;
-                    let object = object_metrics(&logits, n_classes, &test_labels, &test_objects)?;
                     let row = RunRow {
                         dataset: dataset.clone(),
                         model: kind.as_str().to_string(),
                         spc: split.spc,
                         fold: split.fold,
-                        window,
-                        object,
+                        window: window_metrics(&logits, n_classes, &test_labels)?,
+                        object: object_metrics(&logits, n_classes, &test_labels, &test_objects)?,
                         train_windows: train.len(),
                         val_windows: val.len(),
                         epochs: trained.history.len(),
@@ -256,12 +273,61 @@ impl Experiment for E05Ablation {
                         parameters: trained.model.parameter_count(),
                         seconds: t0.elapsed().as_secs_f64(),
                     };
-                    bar.suspend(|| {
-                        println!(
-                            "  {dataset} {:<12} SPC {:>4} fold {}: F1 {:.3} per window, {:.3} per object ({} epochs, {:.0} s)",
-                            row.model, row.spc, row.fold, row.window.f1_macro, row.object.f1_macro, row.epochs, row.seconds
+                    report(&bar, &row);
+                    rows.push(row);
+                    bar.inc(1);
+                }
+                // A2 heads on e04's cached features of the encoder finetuned on this split. The
+                // folder layout is e04-classify's (artifacts/<profile>/e04-classify/<manifest>/
+                // <encoder>/fold<k>-spc<n>/{train,val,test}.features).
+                let cache = e04_dir.join(&manifest).join(&cfg.encoder).join(format!("fold{}-spc{}", split.fold, split.spc));
+                let load = |part: &str| {
+                    let path = cache.join(format!("{part}.features"));
+                    PooledFeatures::load(&path).with_context(|| {
+                        format!(
+                            "reading {}: the pooled features e04-classify caches; run `cargo xtask reproduce fig11 --profile {}` in this tree",
+                            path.display(),
+                            ctx.profile
                         )
+                    })
+                };
+                let (ftrain, fval, ftest) = (load("train")?, load("val")?, load("test")?);
+                for &kind in &cfg.encoder_heads {
+                    let t0 = Instant::now();
+                    let model = format!("{} {kind}", cfg.encoder);
+                    let what = format!("{model} fold {} SPC {}", split.fold, split.spc);
+                    bar.set_message(what.clone());
+                    let b = bar.clone();
+                    let trained = classifier::train_head(&dev, kind, &ftrain, &fval, n_classes, &head_settings, &mut |e| {
+                        b.set_message(format!("{what}: epoch {} val loss {:.3} acc {:.3}", e.epoch + 1, e.val_loss, e.val_accuracy))
                     });
+                    let trained = match trained {
+                        Ok(t) => t,
+                        Err(e) => {
+                            bar.suspend(|| println!("  {dataset} {what}: FAILED ({e})"));
+                            failures.push(format!("{dataset} {what}: {e}"));
+                            bar.inc(1);
+                            continue;
+                        }
+                    };
+                    let all: Vec<usize> = (0..ftest.len()).collect();
+                    let logits = trained.head.logits(&ftest.head_input(kind, &all), ftest.input_width(kind), cfg.eval_batch_size);
+                    let row = RunRow {
+                        dataset: dataset.clone(),
+                        model,
+                        spc: split.spc,
+                        fold: split.fold,
+                        window: window_metrics(&logits, n_classes, &ftest.labels)?,
+                        object: object_metrics(&logits, n_classes, &ftest.labels, &ftest.object_index)?,
+                        train_windows: ftrain.len(),
+                        val_windows: fval.len(),
+                        epochs: trained.history.len(),
+                        best_epoch: trained.best_epoch,
+                        evaluated_epoch: trained.evaluated_epoch,
+                        parameters: trained.head.parameter_count(),
+                        seconds: t0.elapsed().as_secs_f64(),
+                    };
+                    report(&bar, &row);
                     rows.push(row);
                     bar.inc(1);
                 }
@@ -269,24 +335,37 @@ impl Experiment for E05Ablation {
             bar.finish_and_clear();
         }
         println!("  e05 timing: {:.1} s", started.elapsed().as_secs_f64());
-        let f1 = fig18_points(&rows, &classifier_rows);
-        write_results(ctx, &rows, &f1, started.elapsed().as_secs_f64())?;
-        draw_fig18(ctx, &f1)
+        let f1 = fig18_points(&rows);
+        write_results(ctx, &rows, &f1, &failures, started.elapsed().as_secs_f64())?;
+        draw_fig18(ctx, &f1)?;
+        anyhow::ensure!(
+            failures.is_empty(),
+            "{} of the trainings failed (their rows are missing; results and figure kept): {}",
+            failures.len(),
+            failures.join("; ")
+        );
+        Ok(())
     }
 }
 
-/// Per-window test F1 by (dataset, model, SPC): one value per fold. A2 skip/max come from e04.
+/// Per-window test F1 by (dataset, model, SPC): one value per fold.
 type F1Points = BTreeMap<(String, String, usize), Vec<f64>>;
 
-fn fig18_points(rows: &[RunRow], classifier: &[ClassifierRow]) -> F1Points {
+fn fig18_points(rows: &[RunRow]) -> F1Points {
     let mut out: F1Points = BTreeMap::new();
-    for r in classifier.iter().filter(|r| r.encoder == "A2" && (r.head == "skip" || r.head == "max")) {
-        out.entry((r.dataset.clone(), format!("A2 {}", r.head), r.spc)).or_default().push(r.per_window.f1);
-    }
     for r in rows {
         out.entry((r.dataset.clone(), r.model.clone(), r.spc)).or_default().push(r.window.f1_macro);
     }
     out
+}
+
+fn report(bar: &indicatif::ProgressBar, row: &RunRow) {
+    bar.suspend(|| {
+        println!(
+            "  {} {:<12} SPC {:>4} fold {}: F1 {:.3} per window, {:.3} per object ({} epochs, best {}, {:.0} s)",
+            row.dataset, row.model, row.spc, row.fold, row.window.f1_macro, row.object.f1_macro, row.epochs, row.best_epoch, row.seconds
+        )
+    });
 }
 
 /// Official mean F1 over folds per (dataset, method, SPC), method named as in our rows.
@@ -318,7 +397,7 @@ fn metrics_table(m: &ClassificationMetrics) -> toml::Value {
     toml::Value::Table(t)
 }
 
-fn write_results(ctx: &mut RunContext<'_>, rows: &[RunRow], f1: &F1Points, seconds: f64) -> Result<()> {
+fn write_results(ctx: &mut RunContext<'_>, rows: &[RunRow], f1: &F1Points, failures: &[String], seconds: f64) -> Result<()> {
     let runs: Vec<toml::Value> = rows
         .iter()
         .map(|r| {
@@ -368,7 +447,9 @@ fn write_results(ctx: &mut RunContext<'_>, rows: &[RunRow], f1: &F1Points, secon
     results.insert(
         "note".into(),
         "Test macro-F1 per window. Baselines are trained from scratch on the few-shot folds of e03-finetune (same \
-         train/validation/test curves as the classifiers); A2 skip/max rows of the summary are e04-classify's. \
+         train/validation/test curves as the classifiers); the A2 skip/max heads are trained here on the pooled features \
+         of the encoder finetuned on each split (e04-classify's cache) with the baselines' optimiser, batch, epochs, \
+         patience and evaluated weights, as the official ablation did (so they differ from e04's runs). \
          base_avgpool cannot see magnitudes: its embedding is linear in the magnitude and windows are zero-mean, \
          so the masked mean is bias + mean positional encoding (the official model too); it classifies on the \
          sampling times only. [[paper]]: the official updates2025 runs (real data, lr 1e-3, batch 3000, last epoch evaluated), mean over 3 folds."
@@ -378,6 +459,9 @@ fn write_results(ctx: &mut RunContext<'_>, rows: &[RunRow], f1: &F1Points, secon
     timing.insert("seconds".into(), round(seconds).into());
     results.insert("timing".into(), toml::Value::Table(timing));
     results.insert("summary".into(), toml::Value::Array(summary));
+    if !failures.is_empty() {
+        results.insert("failures".into(), toml::Value::Array(failures.iter().map(|f| f.clone().into()).collect()));
+    }
     results.insert("paper".into(), toml::Value::Array(paper_rows));
     results.insert("runs".into(), toml::Value::Array(runs));
     Ok(())
@@ -455,15 +539,24 @@ mod tests {
     }
 
     #[test]
-    fn classifier_rows_enter_fig18_under_their_head_names() {
-        let rows = vec![ClassifierRow {
+    fn fig18_points_collect_one_value_per_fold() {
+        let m = ClassificationMetrics::from_logits(&[1.0, 0.0, 0.0, 1.0], 2, &[0, 1]).unwrap();
+        let row = |fold| RunRow {
             dataset: "alcock".into(),
-            encoder: "A2".into(),
-            head: "max".into(),
+            model: "A2 max".into(),
             spc: 20,
-            per_window: WindowF1 { f1: 0.5 },
-        }];
-        let p = fig18_points(&[], &rows);
-        assert_eq!(p[&("alcock".to_string(), "A2 max".to_string(), 20)], vec![0.5]);
+            fold,
+            window: m,
+            object: m,
+            train_windows: 1,
+            val_windows: 1,
+            epochs: 1,
+            best_epoch: 0,
+            evaluated_epoch: 0,
+            parameters: 1,
+            seconds: 0.0,
+        };
+        let p = fig18_points(&[row(0), row(1)]);
+        assert_eq!(p[&("alcock".to_string(), "A2 max".to_string(), 20)], vec![1.0, 1.0]);
     }
 }
