@@ -34,6 +34,79 @@ fn nan_and_inf_are_dropped_and_counted_or_refused() {
 }
 
 #[test]
+fn lowercase_nan_and_spelled_infinities_are_non_finite_values() {
+    // polars reads this `mag` column as text (it does not parse `nan`); the reader parses each
+    // value itself, so the file is read and the values are non-finite, not a type error.
+    let (set, report) = read("nan_lowercase_mag.csv", false).unwrap();
+    assert_eq!(report.cleaning.dropped_nonfinite, 3);
+    for (obj, n) in [("ok1", 6), ("lower", 5), ("spelled", 5)] {
+        let i = set.curves().position(|c| c.object_id == obj).expect(obj);
+        assert_eq!(set.curve(i).len(), n, "{obj}");
+    }
+    let spelled = set.curves().find(|c| c.object_id == "spelled").unwrap();
+    assert_eq!(spelled.mag, &[15.0, 15.1, 15.2, 15.3, 15.3]);
+    let msg = strict_error("nan_lowercase_mag.csv");
+    assert!(msg.contains("nan_lowercase_mag.csv") && msg.contains("lower") && msg.contains("non-finite"), "{msg}");
+}
+
+/// A CSV of one 10,050-point curve whose `mag` holds `bad` at data row 10,020, past the 10,000
+/// rows polars infers column types from: the column is inferred as a number, and polars' own float
+/// parser then meets `bad` (it accepts `nan`; a word makes the reader fall back to text columns, so
+/// the error can name the row).
+fn late_value_csv(dir: &Path, bad: &str) -> PathBuf {
+    let mut text = String::from("object_id,band,time,mag,mag_err\n");
+    for k in 0..10_050 {
+        let mag = if k == 10_020 { bad.to_string() } else { format!("{:.3}", 15.0 + (k % 7) as f64 * 0.01) };
+        text.push_str(&format!("late,R,{k}.5,{mag},0.05\n"));
+    }
+    let path = dir.join(format!("late_{bad}.csv"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_nan_or_a_word_past_type_inference_is_read_or_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (set, report) = read_long_table(&late_value_csv(dir.path(), "nan"), &LongTableOptions::default()).unwrap();
+    assert_eq!(report.cleaning.dropped_nonfinite, 1);
+    assert_eq!(set.curve(0).len(), 10_049);
+    let msg = read_long_table(&late_value_csv(dir.path(), "oops"), &LongTableOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("late_oops.csv") && msg.contains("`mag`") && msg.contains("row 10020 (line 10022)") && msg.contains("`oops`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn official_shards_with_text_magnitudes_are_parsed() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let (set, _) = read("two_objects.csv", false).unwrap();
+    lightcurve::write_official(&set, dir.path(), 10).unwrap();
+    // Rewrite the shard with `mag` as text (as a pandas object column would be), one value `nan`.
+    let shard = lightcurve::io::official::shard_path(dir.path(), 0);
+    let df = lightcurve::io::read_table(&shard).unwrap();
+    let mag: Vec<String> = df
+        .column("mag")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_iter()
+        .enumerate()
+        .map(|(k, v)| if k == 2 { "nan".to_string() } else { v.unwrap().to_string() })
+        .collect();
+    let mut df = df.clone();
+    df.with_column(Column::new("mag".into(), mag)).unwrap();
+    lightcurve::io::write_table(&shard, &mut df).unwrap();
+    let (back, report) = lightcurve::read_official(dir.path(), &Default::default()).unwrap();
+    assert_eq!(report.cleaning.dropped_nonfinite, 1);
+    assert_eq!(back.curve(0).len(), set.curve(0).len() - 1);
+    assert_eq!(back.curve(1).mag, set.curve(1).mag);
+}
+
+#[test]
 fn empty_and_header_only_files_are_errors_naming_the_file() {
     let msg = read("empty.csv", false).unwrap_err().to_string();
     assert!(msg.contains("empty.csv"), "{msg}");
@@ -51,6 +124,7 @@ fn missing_column_is_named() {
 fn text_in_a_numeric_column_is_named() {
     let msg = read("text_in_time.csv", false).unwrap_err().to_string();
     assert!(msg.contains("text_in_time.csv") && msg.contains("`time`"), "{msg}");
+    assert!(msg.contains("row 0 (line 2)") && msg.contains("`abc` is not a number"), "{msg}");
 }
 
 #[test]

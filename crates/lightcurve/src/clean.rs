@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::error::{DataError, Result};
 use crate::stats;
 
-/// What to do with a bad observation (NaN/inf, null, error outside bounds, duplicate time).
+/// What to do with a bad observation (NaN/inf, null, error outside bounds, duplicate time,
+/// unsorted times).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Validation {
     /// Drop it and count it in the [`CleaningReport`] (the official pipeline's behaviour).
@@ -15,6 +16,19 @@ pub enum Validation {
     Drop,
     /// Refuse the file with an error naming the object and the problem.
     Strict,
+    /// Drop the whole curve at its first problem and list it, with the problem, in
+    /// [`CleaningReport::rejected`]; curves with fewer than `min_points` observations are listed
+    /// there too. For tools that must not alter a curve silently but should go on with the others
+    /// (embedding users' light curves).
+    Reject,
+}
+
+/// A curve dropped whole under [`Validation::Reject`], and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedCurve {
+    pub object_id: String,
+    pub band: String,
+    pub problem: String,
 }
 
 /// Direction of the Gaussian-noise (variability) filter; spec §2.1 explains the disagreement.
@@ -83,6 +97,8 @@ pub struct CleaningReport {
     pub curves_variability: usize,
     pub observations_out: usize,
     pub curves_out: usize,
+    /// Curves refused whole under [`Validation::Reject`], in reading order.
+    pub rejected: Vec<RejectedCurve>,
 }
 
 impl fmt::Display for CleaningReport {
@@ -103,7 +119,17 @@ impl fmt::Display for CleaningReport {
             self.curves_variability,
             self.curves_out,
             self.observations_out
-        )
+        )?;
+        if let Some(first) = self.rejected.first() {
+            write!(
+                f,
+                "; {} curves rejected (first: `{}`: {})",
+                self.rejected.len(),
+                first.object_id,
+                first.problem
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -127,7 +153,8 @@ pub struct CleanCurve {
     pub err: Vec<f64>,
 }
 
-/// Cleans one raw curve. `Ok(None)` means the curve was dropped (counted in `report`).
+/// Cleans one raw curve. `Ok(None)` means the curve was dropped (counted in `report`, and listed
+/// in `report.rejected` under [`Validation::Reject`]).
 pub fn clean_curve(
     path: &Path,
     raw: RawCurve,
@@ -136,15 +163,74 @@ pub fn clean_curve(
 ) -> Result<Option<CleanCurve>> {
     report.curves_in += 1;
     report.observations_in += raw.time.len();
+    let n = raw.time.len();
+    if raw.mag.len() != n || raw.err.len() != n {
+        return Err(DataError::BadObject {
+            path: path.to_path_buf(),
+            object_id: raw.object_id.clone(),
+            problem: "time, mag and err columns have different lengths".into(),
+        });
+    }
+    if opts.validation == Validation::Reject {
+        return Ok(reject_or_clean(path, raw, opts, report));
+    }
+    clean_checked(path, raw, opts, report)
+}
+
+/// [`Validation::Reject`]: a problem Strict would refuse the file for refuses only this curve.
+fn reject_or_clean(path: &Path, raw: RawCurve, opts: &CleaningOptions, report: &mut CleaningReport) -> Option<CleanCurve> {
+    let strict = CleaningOptions {
+        validation: Validation::Strict,
+        ..opts.clone()
+    };
+    let (object_id, band, n_raw) = (raw.object_id.clone(), raw.band.clone(), raw.time.len());
+    // Count into a scratch report, merged only for curves that pass, so a rejected curve adds
+    // nothing but its entry (and the `*_in` counts already taken).
+    let mut scratch = CleaningReport::default();
+    let problem = match clean_checked(path, raw, &strict, &mut scratch) {
+        Ok(Some(c)) => {
+            report.curves_resorted += scratch.curves_resorted;
+            report.dropped_clipped += scratch.dropped_clipped;
+            report.curves_out += 1;
+            report.observations_out += c.time.len();
+            return Some(c);
+        }
+        Ok(None) if scratch.curves_variability > 0 => {
+            report.curves_variability += 1;
+            return None;
+        }
+        Ok(None) => {
+            report.curves_too_short += 1;
+            format!(
+                "has {} observations, fewer than the {} needed",
+                n_raw - scratch.dropped_clipped,
+                opts.min_points
+            )
+        }
+        Err(DataError::BadObject { problem, .. }) => problem,
+        Err(e) => e.to_string(),
+    };
+    report.rejected.push(RejectedCurve {
+        object_id,
+        band,
+        problem,
+    });
+    None
+}
+
+/// Cleaning under [`Validation::Drop`] or [`Validation::Strict`].
+fn clean_checked(
+    path: &Path,
+    raw: RawCurve,
+    opts: &CleaningOptions,
+    report: &mut CleaningReport,
+) -> Result<Option<CleanCurve>> {
     let bad = |problem: String| DataError::BadObject {
         path: path.to_path_buf(),
         object_id: raw.object_id.clone(),
         problem,
     };
     let n = raw.time.len();
-    if raw.mag.len() != n || raw.err.len() != n {
-        return Err(bad("time, mag and err columns have different lengths".into()));
-    }
     // Observation filter: finite values, 0 < err (< max_error).
     let mut obs: Vec<(f64, f64, f64)> = Vec::with_capacity(n);
     for k in 0..n {
@@ -343,6 +429,38 @@ mod tests {
         let mut nulls = raw(&[1.0, 2.0], &[1.0, 1.0], &[0.1, 0.1]);
         nulls.err[1] = None;
         assert!(run(nulls, &strict).0.unwrap_err().to_string().contains("null"));
+    }
+
+    #[test]
+    fn reject_mode_drops_whole_curves_and_lists_them() {
+        let reject = CleaningOptions {
+            validation: Validation::Reject,
+            max_error: None,
+            ..Default::default()
+        };
+        let t = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let cases = [
+            (raw(&t, &[1.0, f64::NAN, 1.0, 1.0, 1.0, 1.0], &[0.1; 6]), "non-finite"),
+            (raw(&t, &[1.0; 6], &[0.1, 0.1, 0.0, 0.1, 0.1, 0.1]), "outside (0, inf)"),
+            (raw(&[1.0, 3.0, 2.0, 4.0, 5.0, 6.0], &[1.0; 6], &[0.1; 6]), "not sorted"),
+            (raw(&[1.0, 2.0, 2.0, 4.0, 5.0, 6.0], &[1.0; 6], &[0.1; 6]), "duplicate"),
+            (raw(&t[..4], &[1.0; 4], &[0.1; 4]), "has 4 observations, fewer than the 5 needed"),
+        ];
+        for (r, needle) in cases {
+            let (out, rep) = run(r, &reject);
+            assert!(out.unwrap().is_none(), "{needle}");
+            assert_eq!(rep.rejected.len(), 1, "{needle}");
+            let rej = &rep.rejected[0];
+            assert_eq!((rej.object_id.as_str(), rej.band.as_str()), ("obj-7", "R"));
+            assert!(rej.problem.contains(needle), "{}", rej.problem);
+            assert_eq!((rep.curves_in, rep.curves_out, rep.observations_out), (1, 0, 0));
+            assert!(rep.to_string().contains("1 curves rejected (first: `obj-7`"), "{rep}");
+        }
+        // A good curve passes untouched; the default max error does not apply when unset.
+        let (out, rep) = run(raw(&t, &[1.0; 6], &[1.5; 6]), &reject);
+        assert_eq!(out.unwrap().unwrap().time, t.to_vec());
+        assert!(rep.rejected.is_empty());
+        assert_eq!((rep.curves_out, rep.observations_out), (1, 6));
     }
 
     #[test]

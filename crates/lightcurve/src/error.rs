@@ -30,6 +30,14 @@ pub enum DataError {
         found: String,
         expected: &'static str,
     },
+    #[error("{path}: column `{column}`, {row}: `{text}` is not a number (nan, inf and -inf are read as non-finite values)")]
+    NotANumber {
+        path: PathBuf,
+        column: String,
+        /// Where, e.g. `row 0 (line 2)`.
+        row: String,
+        text: String,
+    },
     #[error("{path}: object `{object_id}`: {problem}")]
     BadObject {
         path: PathBuf,

@@ -14,7 +14,7 @@ pub mod stats;
 pub mod window;
 pub mod windows;
 
-pub use clean::{CleaningOptions, CleaningReport, PercentileClip, Validation, VariabilityFilter};
+pub use clean::{CleaningOptions, CleaningReport, PercentileClip, RejectedCurve, Validation, VariabilityFilter};
 pub use error::{DataError, Result};
 pub use io::long_table::{read_long_table, write_long_table, ColumnMapping, LabelMapping, LongTableOptions, ReadReport};
 pub use io::official::{read_official, write_official, OfficialOptions};

@@ -35,18 +35,30 @@ impl TableFormat {
 }
 
 /// Reads a whole table (CSV with header, or parquet) into a frame.
+///
+/// CSV column types are inferred from the first 10,000 rows. When a value further down does not
+/// parse as the inferred type (e.g. a lowercase `nan` after thousands of plain numbers), the file
+/// is read again with every column as text, so that [`f64_values`] can parse each value itself and
+/// name the row of any genuinely non-numeric text instead of failing on the whole file.
 pub fn read_table(path: &Path) -> Result<DataFrame> {
     let format = TableFormat::from_path(path)?;
-    let file = File::open(path).map_err(|e| DataError::io(path, e))?;
-    match format {
-        TableFormat::Parquet => ParquetReader::new(file).finish(),
-        TableFormat::Csv => CsvReadOptions::default()
+    let open = || File::open(path).map_err(|e| DataError::io(path, e));
+    let csv = |file: File, infer: usize| {
+        CsvReadOptions::default()
             .with_has_header(true)
-            .with_infer_schema_length(Some(10_000))
+            .with_infer_schema_length(Some(infer))
             .into_reader_with_file_handle(file)
-            .finish(),
-    }
-    .map_err(|e| DataError::table(path, e))
+            .finish()
+    };
+    let result = match format {
+        TableFormat::Parquet => ParquetReader::new(open()?).finish(),
+        TableFormat::Csv => match csv(open()?, 10_000) {
+            Ok(df) => Ok(df),
+            // Inference length 0 reads every column as text; if that fails too, report the first error.
+            Err(first) => csv(open()?, 0).map_err(|_| first),
+        },
+    };
+    result.map_err(|e| DataError::table(path, e))
 }
 
 /// Writes a frame as CSV or parquet (by extension) atomically: to a temporary file beside the
@@ -106,11 +118,36 @@ pub(crate) fn require_column<'a>(path: &Path, df: &'a DataFrame, name: &str) -> 
 }
 
 /// A column as `Option<f64>` values, casting integers; errors name the column and its type.
+///
+/// A text column (polars infers one when a CSV column holds e.g. a lowercase `nan`, and
+/// [`read_table`] reads every column as text when a value deep in the file does not parse) is
+/// parsed value by value with Rust's `f64::from_str`, which accepts `nan`, `NaN`, `inf`, `-inf`,
+/// `infinity` in any case: such values become non-finite numbers for the cleaning step to drop or
+/// refuse. Empty text is a null. Any other text is an error naming the row and the text.
 pub(crate) fn f64_values(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     let c = require_column(path, df, name)?;
     // A header-only CSV has no rows to infer types from: an empty column of any type is empty.
     if c.is_empty() {
         return Ok(Vec::new());
+    }
+    if c.dtype() == &DataType::String {
+        let csv = TableFormat::from_path(path).ok() == Some(TableFormat::Csv);
+        return c
+            .str()
+            .map_err(|e| DataError::table(path, e))?
+            .into_iter()
+            .enumerate()
+            .map(|(row, v)| match v.map(str::trim) {
+                None | Some("") => Ok(None),
+                Some(text) => text.parse::<f64>().map(Some).map_err(|_| DataError::NotANumber {
+                    path: path.to_path_buf(),
+                    column: name.to_string(),
+                    // Rows count from 0 after the header; a CSV's line adds the header and 1-based.
+                    row: if csv { format!("row {row} (line {})", row + 2) } else { format!("row {row}") },
+                    text: text.chars().take(40).collect(),
+                }),
+            })
+            .collect();
     }
     if !c.dtype().is_primitive_numeric() {
         return Err(DataError::ColumnType {
