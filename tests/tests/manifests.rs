@@ -50,3 +50,29 @@ fn labelled_smoke_sets_have_every_class_in_official_order() {
         assert!(set.class_counts().unwrap().iter().all(|(_, n)| *n >= 30), "{name}");
     }
 }
+
+#[test]
+fn a_checkpoint_manifest_pins_its_files_and_is_not_read_as_light_curves() {
+    // The released-weights manifest, pointed at a copy of the official tiny checkpoint.
+    let manifests = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let name = "astromer2-macho-weights";
+    let text = std::fs::read_to_string(workspace().join("data-manifests").join(format!("{name}.toml"))).unwrap();
+    std::fs::write(manifests.path().join(format!("{name}.toml")), text).unwrap();
+    let mut store = DataStore::new(manifests.path(), data.path());
+    let m = store.manifest(name).unwrap();
+    assert_eq!(m.layout, datasets::Layout::TensorflowCheckpoint);
+    assert_eq!(m.pin_state(), PinState::Unpinned, "unpinned until someone fetches and locks it");
+    assert!(store.prepare(&m, true).is_err(), "--locked refuses an unpinned manifest");
+    let dir = data.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["weights.index", "weights.data-00000-of-00001", "checkpoint"] {
+        std::fs::copy(workspace().join("tests/fixtures/official-a2-tiny").join(f), dir.join(f)).unwrap();
+    }
+    let m = store.lock(name).unwrap();
+    assert_eq!((m.pin_state(), m.files.len()), (PinState::Pinned, 3));
+    let p = store.prepare(&m, true).unwrap();
+    assert_eq!(p.how, Preparation::Verified);
+    let err = store.open(&p).err().unwrap().to_string();
+    assert!(err.contains("weights import"), "{err}");
+}

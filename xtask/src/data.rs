@@ -143,6 +143,14 @@ fn fetch(store: &mut DataStore, name: &str) -> Result<()> {
         bail!("`{name}` has no URL source; synthetic sets are made with `cargo xtask data gen {name}`");
     };
     let dir = store.dataset_dir(&m);
+    if urls.is_empty() {
+        bail!(
+            "`{name}` has no direct download URL.\n{instructions}\nPlace the files in {} (layout: {:?}), then run \
+             `cargo xtask data lock {name}`.",
+            dir.display(),
+            m.layout
+        );
+    }
     let downloads = dir.join("downloads");
     std::fs::create_dir_all(&downloads)?;
     for url in urls {

@@ -6,6 +6,8 @@ mod bench;
 mod check;
 mod compare;
 mod data;
+mod weights;
+mod embed;
 
 use std::path::{Path, PathBuf};
 
@@ -76,6 +78,17 @@ enum Command {
         is a finding (the variant moved the metric beyond the tolerance), not a failure: the exit status is 0.\n\n\
         See docs/variants.md for the file format and merge rules.")]
     Compare(compare::CompareArgs),
+    /// Embed light curves (a long table or an official-layout folder) with a trained or imported
+    /// checkpoint: one row per object (or window) of pooled encoder outputs.
+    #[command(long_about = embed::LONG_ABOUT)]
+    Embed(embed::EmbedArgs),
+    /// Official TensorFlow checkpoints: inspect keys, import into our format, check parity with the
+    /// official outputs.
+    #[command(long_about = weights::LONG_ABOUT)]
+    Weights {
+        #[command(subcommand)]
+        command: weights::WeightsCommand,
+    },
     /// Data sets: generate, verify, fetch, pin.
     Data {
         #[command(subcommand)]
@@ -206,6 +219,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => check::run(&root, args),
         Command::Compare(args) => compare::run(&root, args),
         Command::Data { command } => data::run(&root, command),
+        Command::Weights { command } => weights::run(command),
+        Command::Embed(args) => embed::run(args),
         Command::Bench { batch, steps, no_torch } => bench::run(&batch, steps, !no_torch).map(|_| ()),
         Command::BenchOne { mode, batch, steps } => bench::bench_one(&mode, batch, steps),
         Command::Parity { dir, strict } => parity(&root, &dir, strict),

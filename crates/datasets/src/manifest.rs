@@ -15,6 +15,17 @@ pub enum Layout {
     Official,
     /// `lightcurves.csv|parquet` (+ `labels.csv`), long format.
     LongTable,
+    /// Model weights, not light curves: a TensorFlow checkpoint (`<prefix>.index` +
+    /// `<prefix>.data-NNNNN-of-NNNNN`, e.g. the released Astromer 2 weights), pinned like any data
+    /// set and read with `cargo xtask weights import data/<name>`.
+    TensorflowCheckpoint,
+}
+
+impl Layout {
+    /// Whether the folder holds light curves (and so can be opened as a set).
+    pub fn holds_light_curves(self) -> bool {
+        !matches!(self, Layout::TensorflowCheckpoint)
+    }
 }
 
 /// Which synthetic survey a generator source produces.

@@ -362,6 +362,12 @@ impl DataStore {
             Layout::Official => {
                 lightcurve::write_official(&set, &tmp, *shard_size)?;
             }
+            Layout::TensorflowCheckpoint => {
+                return Err(DatasetError::Generation {
+                    name: m.name.clone(),
+                    problem: "a synthetic source makes light curves, not a TensorFlow checkpoint: use layout \"official\" or \"long-table\"".into(),
+                })
+            }
             Layout::LongTable => {
                 lightcurve::write_long_table(
                     &set,
@@ -384,6 +390,18 @@ impl DataStore {
     pub fn open(&self, p: &PreparedDataset) -> Result<LightCurveSet> {
         let m = &p.manifest;
         let set = match m.layout {
+            Layout::TensorflowCheckpoint => {
+                return Err(DatasetError::Manifest {
+                    path: self.manifest_path(&m.name),
+                    problem: format!(
+                        "`{}` holds model weights (layout \"tensorflow-checkpoint\"), not light curves: import them with \
+                         `cargo xtask weights import {} --out artifacts/imported/{}`",
+                        m.name,
+                        p.dir.display(),
+                        m.name
+                    ),
+                })
+            }
             Layout::Official => {
                 let opts = lightcurve::OfficialOptions {
                     labelled: m.labelled,

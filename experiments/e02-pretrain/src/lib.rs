@@ -21,6 +21,42 @@ pub struct ModelSpec {
     /// Optimiser for this model when it differs from the run's (A1 was trained with lr 1e-3).
     #[serde(default)]
     pub adam: Option<AdamSettings>,
+    /// Where the pretrained weights come from: `"pretrain"` (train here) or `"imported:<dir>"`
+    /// (a checkpoint written by `cargo xtask weights import`, e.g. the released A2; its own
+    /// config.toml sets the architecture and `encoder` is ignored). Relative to the directory
+    /// `cargo xtask` runs in (the workspace root).
+    #[serde(default)]
+    pub weights: WeightsSource,
+}
+
+/// Where a model's pretrained weights come from (serialised as `"pretrain"` / `"imported:<dir>"`,
+/// so a variant overlay can switch it with one string).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum WeightsSource {
+    #[default]
+    Pretrain,
+    Imported(std::path::PathBuf),
+}
+
+impl TryFrom<String> for WeightsSource {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        match s.split_once(':') {
+            _ if s == "pretrain" => Ok(WeightsSource::Pretrain),
+            Some(("imported", dir)) if !dir.is_empty() => Ok(WeightsSource::Imported(dir.into())),
+            _ => Err(format!("weights = {s:?}: expected \"pretrain\" or \"imported:<dir>\"")),
+        }
+    }
+}
+
+impl From<WeightsSource> for String {
+    fn from(w: WeightsSource) -> String {
+        match w {
+            WeightsSource::Pretrain => "pretrain".into(),
+            WeightsSource::Imported(dir) => format!("imported:{}", dir.display()),
+        }
+    }
 }
 
 /// Held-out split of the unlabelled set, by curve.
@@ -68,11 +104,13 @@ impl Config {
                     name: "A1".into(),
                     encoder: a1,
                     adam: None,
+                    weights: WeightsSource::Pretrain,
                 },
                 ModelSpec {
                     name: "A2".into(),
                     encoder: a2,
                     adam: None,
+                    weights: WeightsSource::Pretrain,
                 },
             ]
         };
@@ -126,11 +164,13 @@ impl Config {
                             lr: 1e-3,
                             ..AdamSettings::official()
                         }),
+                        weights: WeightsSource::Pretrain,
                     },
                     ModelSpec {
                         name: "A2".into(),
                         encoder: EncoderConfig::astromer2(),
                         adam: None,
+                        weights: WeightsSource::Pretrain,
                     },
                 ],
             },
@@ -208,6 +248,12 @@ impl Experiment for E02Pretrain {
         let mut hlines = Vec::new();
         for spec in &cfg.models {
             let dir = ctx.artifacts_dir.join(&spec.name);
+            if let WeightsSource::Imported(source) = &spec.weights {
+                let (t, probed) = import_one(spec, source, &cfg, &probed_batches, &all_batches, &dir)?;
+                models.insert(spec.name.clone(), toml::Value::Table(t));
+                hlines.push((format!("{} (imported) test RMSE (unweighted)", spec.name), probed.rmse));
+                continue;
+            }
             let (outcome, probed, all, params) = pretrain_one(spec, &cfg, &train, &val, &probed_batches, &all_batches, &dir)?;
             let mut t = toml::Table::new();
             t.insert("parameters".into(), (params as i64).into());
@@ -268,6 +314,66 @@ impl Experiment for E02Pretrain {
 }
 
 type Pretrained = (pretrain::TrainOutcome, TestMetrics, TestMetrics, usize);
+
+/// Takes `spec`'s weights from an imported checkpoint (`cargo xtask weights import`) instead of
+/// pretraining: copies it to `<dir>/best`, where the downstream experiments load pretrained
+/// weights, with its `import.toml`, and measures it on the test batches like a pretrained model.
+fn import_one(
+    spec: &ModelSpec,
+    source: &Path,
+    cfg: &Config,
+    probed_batches: &[astromer::MaskedBatch],
+    all_batches: &[astromer::MaskedBatch],
+    dir: &Path,
+) -> Result<(toml::Table, TestMetrics)> {
+    let dev = astromer::try_default_device(cfg.training.seed).map_err(anyhow::Error::msg)?;
+    let model = Astromer::load(source, &dev).with_context(|| {
+        format!(
+            "{}: weights = \"imported:{}\" but no checkpoint loads from there; make one with \
+             `cargo xtask weights import <official checkpoint> --out {}`",
+            spec.name,
+            source.display(),
+            source.display()
+        )
+    })?;
+    let best = dir.join("best");
+    model.save(&best).with_context(|| format!("copying the imported {} to {}", spec.name, best.display()))?;
+    let provenance = std::fs::read_to_string(source.join("import.toml")).ok();
+    if let Some(text) = &provenance {
+        std::fs::write(best.join("import.toml"), text)?;
+    }
+    let probed = pretrain::test_metrics(&model, probed_batches)?;
+    let all = pretrain::test_metrics(&model, all_batches)?;
+    println!(
+        "  {}: imported from {} ({} parameters, {:?}); test RMSE {:.4} (weighted {:.4}), R² {:.3} on probed points; R² {:.3} on all points",
+        spec.name,
+        source.display(),
+        model.parameter_count(),
+        model.config().mask_token,
+        probed.rmse,
+        probed.rmse_weighted,
+        probed.r2,
+        all.r2
+    );
+    let mut t = toml::Table::new();
+    t.insert("weights".into(), String::from(spec.weights.clone()).into());
+    t.insert("parameters".into(), (model.parameter_count() as i64).into());
+    t.insert("encoder".into(), toml::Value::try_from(model.config())?);
+    // Where the weights came from: the official checkpoint's files and hashes, as recorded at import.
+    if let Some(p) = provenance.as_deref().and_then(|text| text.parse::<toml::Table>().ok()) {
+        for key in ["source_prefix", "source_files", "importer"] {
+            if let Some(v) = p.get(key) {
+                t.insert(format!("imported_{key}"), v.clone());
+            }
+        }
+    }
+    t.insert("test_rmse".into(), round(probed.rmse).into());
+    t.insert("test_rmse_weighted".into(), round(probed.rmse_weighted).into());
+    t.insert("test_r2".into(), round(probed.r2).into());
+    t.insert("test_rmse_all_points".into(), round(all.rmse).into());
+    t.insert("test_r2_all_points".into(), round(all.r2).into());
+    Ok((t, probed))
+}
 
 fn pretrain_one(
     spec: &ModelSpec,
@@ -338,4 +444,26 @@ fn pretrain_one(
 
 fn round(x: f64) -> f64 {
     (x * 1e5).round() / 1e5
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weights_source_is_one_string_in_the_config() {
+        let spec = &Config::for_profile(Profile::Smoke).models[1];
+        assert_eq!(spec.weights, WeightsSource::Pretrain);
+        let text = toml::to_string(spec).unwrap();
+        assert!(text.contains("weights = \"pretrain\""), "{text}");
+        let imported: ModelSpec = toml::from_str(&text.replace("\"pretrain\"", "\"imported:artifacts/imported/a2\"")).unwrap();
+        assert_eq!(imported.weights, WeightsSource::Imported("artifacts/imported/a2".into()));
+        for bad in ["\"imported:\"", "\"pretrained\"", "\"import:x\""] {
+            let err = toml::from_str::<ModelSpec>(&text.replace("\"pretrain\"", bad)).unwrap_err();
+            assert!(err.to_string().contains("imported:<dir>"), "{bad}: {err}");
+        }
+        // Older configs without the key read as "pretrain".
+        let old: ModelSpec = toml::from_str(&text.replace("weights = \"pretrain\"\n", "")).unwrap();
+        assert_eq!(old.weights, WeightsSource::Pretrain);
+    }
 }
