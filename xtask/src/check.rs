@@ -131,13 +131,17 @@ pub fn run(root: &Path, args: CheckArgs) -> Result<()> {
     Ok(())
 }
 
-/// `<experiment> → table` for every `*.toml` in `dir`.
-fn read_dir_tables(dir: &Path) -> Result<BTreeMap<String, Table>> {
+/// Not an experiment's results: the verdicts of `cargo xtask claims`, which copies metrics of the
+/// experiments (the gate judges those where they come from).
+pub(crate) const CLAIMS_FILE: &str = "claims.toml";
+
+/// `<experiment> → table` for every `*.toml` in `dir` (except [`CLAIMS_FILE`]).
+pub(crate) fn read_dir_tables(dir: &Path) -> Result<BTreeMap<String, Table>> {
     let entries = std::fs::read_dir(dir).with_context(|| format!("reading results folder {}", dir.display()))?;
     let mut out = BTreeMap::new();
     for entry in entries {
         let path = entry?.path();
-        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") || path.file_name().is_some_and(|n| n == CLAIMS_FILE) {
             continue;
         }
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -162,7 +166,7 @@ fn read_git_tables(root: &Path, rev: &str, profile: Profile) -> Result<BTreeMap<
     let folder = format!("results/{profile}/");
     let listing = git(root, &["ls-tree", "--name-only", rev, "--", &folder])?;
     let mut out = BTreeMap::new();
-    for path in listing.lines().filter(|p| p.ends_with(".toml")) {
+    for path in listing.lines().filter(|p| p.ends_with(".toml") && !p.ends_with(&format!("/{CLAIMS_FILE}"))) {
         let text = git(root, &["show", &format!("{rev}:{path}")])?;
         out.insert(stem(Path::new(path)), parse(&text, &format!("{rev}:{path}"))?);
     }

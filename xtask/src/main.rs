@@ -4,6 +4,7 @@
 
 mod bench;
 mod check;
+mod claims;
 mod compare;
 mod data;
 mod weights;
@@ -66,6 +67,10 @@ enum Command {
         To accept a change: rerun the experiments and commit the new results with a message saying why. \
         See docs/regression.md for rule syntax and how metric ids are formed.")]
     Check(check::CheckArgs),
+    /// Evaluate the pre-registered claims of the paper (results/claims.toml) on a profile's results:
+    /// holds / FAILS / inconclusive / no data, per claim and instance.
+    #[command(long_about = claims::LONG_ABOUT)]
+    Claims(claims::ClaimsArgs),
     /// Run a variant (a config overlay, variants/<name>.toml) beside the baseline and print which
     /// metrics it moves; `--list` shows the ready variants.
     #[command(long_about = "Run a variant — a named config overlay in variants/<name>.toml, e.g. the paper's masking \
@@ -217,6 +222,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Check(args) => check::run(&root, args),
+        Command::Claims(args) => claims::run(&root, args),
         Command::Compare(args) => compare::run(&root, args),
         Command::Data { command } => data::run(&root, command),
         Command::Weights { command } => weights::run(command),

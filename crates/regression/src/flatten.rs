@@ -10,7 +10,7 @@ use toml::{Table, Value};
 
 /// Fields that name an array-of-tables element, in the order they appear in its id. Only string
 /// and integer-valued fields count: a float is a measurement, never a name.
-pub const IDENTITY_FIELDS: [&str; 11] = [
+pub const IDENTITY_FIELDS: [&str; 13] = [
     "dataset",
     "encoder",
     "head",
@@ -22,6 +22,9 @@ pub const IDENTITY_FIELDS: [&str; 11] = [
     "class",
     "object_id",
     "epoch",
+    // `compare/<variant>.toml` rows: which experiment's which metric.
+    "experiment",
+    "metric",
 ];
 
 /// Top-level tables that describe the run rather than measure it: the config is fingerprinted by

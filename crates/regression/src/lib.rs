@@ -7,9 +7,12 @@
 //!    how far in which direction, and why.
 //! 3. [`compare`] gives one [`Row`] per metric with a [`Verdict`]; [`render_table`] and [`Summary`]
 //!    print them.
+//! 4. [`claims`]: the paper's statements as pre-registered comparisons over metric ids, judged
+//!    `holds` / `fails` / `inconclusive` (fold ranges overlap) / `no data`.
 //!
 //! See `docs/regression.md` for the user-facing description.
 
+pub mod claims;
 mod compare;
 mod flatten;
 mod glob;
