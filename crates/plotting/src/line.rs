@@ -26,6 +26,9 @@ pub struct LineSeries {
     pub band: Option<Vec<(f64, f64, f64)>>,
     /// Dashed instead of solid line.
     pub dashed: bool,
+    /// Palette slot (default: the series' position), so a reference curve can share the colour of
+    /// the curve it is compared with.
+    pub color: Option<usize>,
 }
 
 impl LineSeries {
@@ -35,11 +38,18 @@ impl LineSeries {
             points,
             band: None,
             dashed: false,
+            color: None,
         }
     }
 
     pub fn with_band(mut self, band: Vec<(f64, f64, f64)>) -> Self {
         self.band = Some(band);
+        self
+    }
+
+    /// Draws in palette slot `slot` instead of the series' position.
+    pub fn colored(mut self, slot: usize) -> Self {
+        self.color = Some(slot);
         self
     }
 
@@ -124,7 +134,7 @@ pub fn line_chart(
         entries.push(LegendEntry {
             label: s.name.clone(),
             swatch: Swatch::Line {
-                color: Palette::color(i),
+                color: Palette::color(s.color.unwrap_or(i)),
                 dashed: s.dashed,
                 marker: (n <= MARKER_MAX_POINTS).then_some(Marker::nth(i / 8)),
             },
@@ -152,7 +162,7 @@ pub fn line_chart(
             if g.band.len() >= 2 {
                 let mut poly: Vec<(f64, f64)> = g.band.iter().map(|b| (b.0, b.1)).collect();
                 poly.extend(g.band.iter().rev().map(|b| (b.0, b.2)));
-                pa.draw(&Polygon::new(poly, Palette::color(i).mix(0.2).filled()))
+                pa.draw(&Polygon::new(poly, Palette::color(series[i].color.unwrap_or(i)).mix(0.2).filled()))
                     .map_err(de)?;
             }
         }
@@ -167,7 +177,7 @@ pub fn line_chart(
             .map_err(de)?;
         }
         for (i, (s, g)) in series.iter().zip(&geo).enumerate() {
-            let color = Palette::color(i);
+            let color = Palette::color(s.color.unwrap_or(i));
             let st = color.stroke_width(2);
             let n: usize = g.runs.iter().map(Vec::len).sum();
             for r in &g.runs {

@@ -1,4 +1,5 @@
-//! e04-classify: classifiers on frozen finetuned encoders across SPC (paper Sects. 5.3–5.4):
+//! e04-classify: classifiers on frozen finetuned encoders across SPC (paper Sects. 5.3–5.4), and
+//! the same heads on two controls: A2 pretrained but not finetuned, and A2 never trained (issue 14):
 //! Figs. 11 and 12 (macro-F1 vs SPC), Fig. 13 (γ of the `skip` head per layer), Figs. 16 and 17
 //! (confusion matrices), one results row per dataset × encoder × head × SPC × fold.
 
@@ -17,12 +18,51 @@ use serde::{Deserialize, Serialize};
 
 pub struct E04Classify;
 
-/// The heads trained on one finetuned encoder.
+/// The heads trained on one frozen encoder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EncoderHeads {
-    /// Encoder name as pretrained (e02) and finetuned (e03): `A2`, `A1`.
+    /// Row name: the e02/e03 model name (`A2`, `A1`) for finetuned encoders, or a control's name.
     pub encoder: String,
     pub heads: Vec<HeadKind>,
+    /// Where the frozen encoder comes from (default: finetuned by e03 on each split).
+    #[serde(default)]
+    pub weights: EncoderWeights,
+}
+
+/// Source of a frozen encoder, as one string so a variant overlay can switch it:
+/// `"finetuned"` (e03's encoder finetuned on the split, named by `encoder`),
+/// `"pretrained:<model>"` (e02's pretrained `<model>`, never finetuned: what finetuning adds) or
+/// `"untrained:<model>"` (`<model>`'s architecture at e02's initialisation, never trained: what
+/// pretraining adds; issue 14's control).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum EncoderWeights {
+    #[default]
+    Finetuned,
+    Pretrained(String),
+    Untrained(String),
+}
+
+impl TryFrom<String> for EncoderWeights {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "finetuned" => Ok(EncoderWeights::Finetuned),
+            Some(("pretrained", m)) if !m.is_empty() => Ok(EncoderWeights::Pretrained(m.into())),
+            Some(("untrained", m)) if !m.is_empty() => Ok(EncoderWeights::Untrained(m.into())),
+            _ => Err(format!("weights = {s:?}: expected \"finetuned\", \"pretrained:<model>\" or \"untrained:<model>\"")),
+        }
+    }
+}
+
+impl From<EncoderWeights> for String {
+    fn from(w: EncoderWeights) -> String {
+        match w {
+            EncoderWeights::Finetuned => "finetuned".into(),
+            EncoderWeights::Pretrained(m) => format!("pretrained:{m}"),
+            EncoderWeights::Untrained(m) => format!("untrained:{m}"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,10 +79,23 @@ impl Config {
             EncoderHeads {
                 encoder: "A2".into(),
                 heads: vec![HeadKind::Skip, HeadKind::Max, HeadKind::Avg],
+                weights: EncoderWeights::Finetuned,
             },
             EncoderHeads {
                 encoder: "A1".into(),
                 heads: vec![HeadKind::Skip],
+                weights: EncoderWeights::Finetuned,
+            },
+            // Controls (issue 14): what finetuning and what pretraining buy, same heads and folds.
+            EncoderHeads {
+                encoder: "A2-pretrained".into(),
+                heads: vec![HeadKind::Skip],
+                weights: EncoderWeights::Pretrained("A2".into()),
+            },
+            EncoderHeads {
+                encoder: "A2-untrained".into(),
+                heads: vec![HeadKind::Skip],
+                weights: EncoderWeights::Untrained("A2".into()),
             },
         ];
         let quick = |batch_size, max_epochs, patience| ClassifierSettings {
@@ -149,11 +202,12 @@ impl Experiment for E04Classify {
     }
 
     fn upstream(&self) -> &'static [&'static str] {
-        &["e03-finetune"]
+        &["e02-pretrain", "e03-finetune"]
     }
 
     fn upstream_artifacts(&self) -> &'static [&'static str] {
-        &["e03-finetune"]
+        // e03's finetuned encoders; e02's pretrained ones for the controls.
+        &["e02-pretrain", "e03-finetune"]
     }
 
     fn datasets(&self, profile: Profile) -> Vec<String> {
@@ -188,6 +242,12 @@ impl Experiment for E04Classify {
             .try_into()
             .context("reading the config of e03-finetune from its results")?;
         let e03_dir = ctx.upstream_dir(e03_finetune::NAME)?.clone();
+        let e02_dir = ctx.upstream_dir("e02-pretrain")?.clone();
+        let e02_seed = ctx
+            .upstream_results
+            .get("e02-pretrain")
+            .and_then(|t| t.get("config")?.get("training")?.get("seed")?.as_integer())
+            .context("results of e02-pretrain carry no config.training.seed; run `cargo xtask reproduce fig6` first")?;
         let window_len = finetune.finetune.window_len;
         let started = Instant::now();
         let mut rows: Vec<RunRow> = Vec::new();
@@ -201,15 +261,19 @@ impl Experiment for E04Classify {
             let jobs = cfg.encoders.len() * splits.len();
             let bar = progress_bar(jobs, &dataset);
             for enc in &cfg.encoders {
-                if !finetune.encoders.contains(&enc.encoder) {
+                if enc.weights == EncoderWeights::Finetuned && !finetune.encoders.contains(&enc.encoder) {
                     bail!("encoder `{}` was not finetuned by e03-finetune (it finetuned {:?})", enc.encoder, finetune.encoders);
                 }
                 for split in &splits {
-                    let job = e03_finetune::finetuned_dir(&e03_dir, &manifest, &enc.encoder, split.fold, split.spc);
+                    let weights = match &enc.weights {
+                        EncoderWeights::Finetuned => e03_finetune::finetuned_dir(&e03_dir, &manifest, &enc.encoder, split.fold, split.spc).join("best"),
+                        EncoderWeights::Pretrained(model) => e02_dir.join(model).join("best"),
+                        EncoderWeights::Untrained(model) => untrained(&e02_dir, model, e02_seed as u64, &ctx.artifacts_dir)?,
+                    };
                     bar.set_message(format!("{} fold {} SPC {}: features", enc.encoder, split.fold, split.spc));
                     let t0 = Instant::now();
                     let cache = ctx.artifacts_dir.join(&manifest).join(&enc.encoder).join(format!("fold{}-spc{}", split.fold, split.spc));
-                    let parts = features_of(&set, split, &job.join("best"), &cache, window_len, cfg.embed_batch_size)?;
+                    let parts = features_of(&set, split, &weights, &cache, window_len, cfg.embed_batch_size)?;
                     feature_seconds += t0.elapsed().as_secs_f64();
                     let t1 = Instant::now();
                     for &kind in &enc.heads {
@@ -240,6 +304,22 @@ impl Experiment for E04Classify {
         draw_figures(ctx, &rows, &classes_by_dataset)?;
         Ok(())
     }
+}
+
+/// The untrained control of e02's `model`: its architecture built with e02's seed (the very
+/// initialisation its pretraining started from), saved once under this experiment's artifacts.
+fn untrained(e02_dir: &Path, model: &str, seed: u64, artifacts: &Path) -> Result<std::path::PathBuf> {
+    let dir = artifacts.join("untrained").join(model);
+    if !dir.join("model.safetensors").exists() {
+        let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
+        let pretrained = e02_dir.join(model).join("best");
+        let config = Astromer::load(&pretrained, &dev)
+            .with_context(|| format!("reading the architecture of {model} from {}", pretrained.display()))?
+            .config()
+            .clone();
+        Astromer::new(config, &dev, seed)?.save(&dir)?;
+    }
+    Ok(dir)
 }
 
 fn progress_bar(len: usize, prefix: &str) -> indicatif::ProgressBar {
@@ -515,7 +595,14 @@ fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<St
     let reference: PaperReference = toml::from_str(PAPER_REFERENCE).context("parsing results/paper-reference/astromer2.toml")?;
     for (dataset, target, title) in [("alcock", "fig11", "Alcock (Fig. 11)"), ("atlas", "fig12", "ATLAS (Fig. 12)")] {
         let mut series = Vec::new();
-        for (encoder, head) in [("A2", HeadKind::Skip), ("A1", HeadKind::Skip), ("A2", HeadKind::Max)] {
+        let lines = [
+            ("A2", HeadKind::Skip),
+            ("A1", HeadKind::Skip),
+            ("A2", HeadKind::Max),
+            ("A2-pretrained", HeadKind::Skip),
+            ("A2-untrained", HeadKind::Skip),
+        ];
+        for (slot, (encoder, head)) in lines.into_iter().enumerate() {
             let pts: Vec<(usize, FoldSummary)> = grouped
                 .iter()
                 .filter(|((d, e, h, _), _)| d == dataset && e == encoder && *h == head)
@@ -527,24 +614,26 @@ fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<St
             if pts.is_empty() {
                 continue;
             }
-            // Ours solid with a min–max band; the paper's (paper profile) dashed.
+            // Ours solid with a min–max band; the paper's dashed.
             let line = plotting::LineSeries::new(
                 format!("{encoder} {head} (ours)"),
                 pts.iter().map(|(s, f)| (*s as f64, f.mean)).collect(),
             )
-            .with_band(pts.iter().map(|(s, f)| (*s as f64, f.min, f.max)).collect());
+            .with_band(pts.iter().map(|(s, f)| (*s as f64, f.min, f.max)).collect())
+            .colored(slot);
             series.push(line);
         }
-        if ctx.profile == Profile::Paper {
-            for encoder in ["A2", "A1"] {
-                let pts: Vec<(f64, f64)> = reference
-                    .published
-                    .iter()
-                    .filter(|p| p.dataset == dataset && p.encoder == encoder)
-                    .map(|p| (p.spc as f64, p.f1_mean))
-                    .collect();
-                series.push(plotting::LineSeries::new(format!("{encoder} skip (paper)"), pts).dashed());
-            }
+        // The paper's published bars on every profile, labelled as real data, so a reader sees
+        // where the synthetic benchmark stands (issue 14).
+        // Same colours as our A2 skip (slot 0) and A1 skip (slot 1).
+        for (slot, encoder) in ["A2", "A1"].into_iter().enumerate() {
+            let pts: Vec<(f64, f64)> = reference
+                .published
+                .iter()
+                .filter(|p| p.dataset == dataset && p.encoder == encoder)
+                .map(|p| (p.spc as f64, p.f1_mean))
+                .collect();
+            series.push(plotting::LineSeries::new(format!("{encoder} skip (paper, real data)"), pts).dashed().colored(slot));
         }
         let fig = plotting::line_chart(
             &format!("{title}: test macro-F1 per window, mean and min–max over folds"),
@@ -643,6 +732,29 @@ mod tests {
         assert_eq!(r.published.len(), 18);
         let a2 = r.published.iter().find(|p| p.dataset == "atlas" && p.spc == 100 && p.encoder == "A2").unwrap();
         assert_eq!(a2.f1_mean, 0.775);
+    }
+
+    #[test]
+    fn encoder_weights_are_one_string_and_the_controls_are_configured() {
+        for (text, w) in [
+            ("finetuned", EncoderWeights::Finetuned),
+            ("pretrained:A2", EncoderWeights::Pretrained("A2".into())),
+            ("untrained:A2", EncoderWeights::Untrained("A2".into())),
+        ] {
+            assert_eq!(EncoderWeights::try_from(text.to_string()).unwrap(), w);
+            assert_eq!(String::from(w), text);
+        }
+        for bad in ["untrained:", "random:A2", "pretrained"] {
+            assert!(EncoderWeights::try_from(bad.to_string()).is_err(), "{bad}");
+        }
+        for p in [Profile::Smoke, Profile::Small, Profile::Paper] {
+            let cfg = Config::for_profile(p);
+            let names: Vec<&str> = cfg.encoders.iter().map(|e| e.encoder.as_str()).collect();
+            assert_eq!(names, ["A2", "A1", "A2-pretrained", "A2-untrained"], "{p}");
+            // The config round-trips through TOML (the harness stores it in the results).
+            let v = toml::Value::try_from(&cfg).unwrap();
+            assert_eq!(v.try_into::<Config>().unwrap(), cfg);
+        }
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! and time), `base_gru` (a new Astromer input embedding → GRU) and `base_avgpool` (a new input
 //! embedding → masked mean), each with the classifiers' MLP head, beside A2 `skip` and `max` heads
 //! trained here with the same recipe on the finetuned encoders' pooled features (cached by
-//! e04-classify), as the official ablation retrained them with the baselines' settings.
+//! e04-classify), as the official ablation retrained them with the baselines' settings; and the
+//! classical-features baseline (`classical_rf`, `classical_mlp`: per-curve features, per object),
+//! the row the paper never had (issue 19).
+
+pub mod classical_rows;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -26,9 +30,14 @@ pub struct Config {
     /// cache) with the baselines' optimiser, batch, epochs, patience and evaluated weights.
     pub encoder: String,
     pub encoder_heads: Vec<HeadKind>,
+    /// Control encoders of e04-classify (e.g. `A2-untrained`: A2's architecture never trained)
+    /// whose cached features get the same heads, so Fig. 18 shows what pretraining buys.
+    pub control_encoders: Vec<String>,
     pub settings: BaselineSettings,
     /// Windows per inference pass on the test set.
     pub eval_batch_size: usize,
+    /// The classical-features rows (features, random forest; the MLP uses the baselines' head settings).
+    pub classical: classical_rows::ClassicalSettings,
 }
 
 impl Config {
@@ -47,31 +56,44 @@ impl Config {
         let baselines = BaselineKind::ALL.to_vec();
         let encoder = "A2".to_string();
         let encoder_heads = vec![HeadKind::Skip, HeadKind::Max];
+        let control_encoders = vec!["A2-untrained".to_string()];
+        // Oversampling 5 up to 5 cycles/day (periods ≥ 0.2 d) keeps the period search to seconds per
+        // hundred curves; 300 trees as the issue's reference script.
+        let classical = classical_rows::ClassicalSettings {
+            features: classical::FeatureSettings::default(),
+            forest: classical::ForestSettings { n_trees: 300, seed: 0 },
+        };
         match profile {
             // Width 32 on 2 cores; e04's smoke heads also train at most 40 epochs.
             Profile::Smoke => Config {
                 baselines,
                 encoder,
-                encoder_heads,
+                encoder_heads: encoder_heads.clone(),
+                control_encoders: control_encoders.clone(),
                 settings: quick(32, 32, 15, 5),
                 eval_batch_size: 256,
+                classical: classical.clone(),
             },
             // Width 64 (the paper: 256) and at most 15 epochs, so the 54 baseline trainings (most
             // of them GRUs over 200 steps) fit in about half an hour on 2 cores.
             Profile::Small => Config {
                 baselines,
                 encoder,
-                encoder_heads,
+                encoder_heads: encoder_heads.clone(),
+                control_encoders: control_encoders.clone(),
                 settings: quick(64, 64, 15, 4),
                 eval_batch_size: 256,
+                classical: classical.clone(),
             },
             // The updates2025 runs: width 256, lr 1e-3, batch 3000, patience 40, last epoch evaluated.
             Profile::Paper => Config {
                 baselines,
                 encoder,
                 encoder_heads,
+                control_encoders,
                 settings: BaselineSettings::official(),
                 eval_batch_size: 3000,
+                classical,
             },
         }
     }
@@ -112,7 +134,8 @@ struct RunRow {
     model: String,
     spc: usize,
     fold: usize,
-    window: ClassificationMetrics,
+    /// `None` for rows that classify whole curves (the classical features).
+    window: Option<ClassificationMetrics>,
     object: ClassificationMetrics,
     train_windows: usize,
     val_windows: usize,
@@ -187,6 +210,8 @@ impl Experiment for E05Ablation {
             "crates/evaluation",
             "crates/plotting",
             "crates/panels",
+            "crates/classical",
+            "crates/periodogram",
             "results/paper-reference",
         ]
     }
@@ -225,7 +250,9 @@ impl Experiment for E05Ablation {
             let set = ctx.open(&manifest)?;
             let n_classes = set.classes().context("the labelled set has no classes")?.len();
             let splits = evaluation::few_shot_splits_for_set(&set, &finetune.few_shot)?;
-            let bar = progress_bar(splits.len() * (cfg.baselines.len() + cfg.encoder_heads.len()), &dataset);
+            let heads_per_split = cfg.encoder_heads.len() * (1 + cfg.control_encoders.len());
+            let bar = progress_bar(splits.len() * (cfg.baselines.len() + 2 + heads_per_split), &dataset);
+            let mut features = classical_rows::FeatureTable::new(&set);
             for split in &splits {
                 let (train, train_labels) = labelled_windows(&set, &split.train, window_len)?;
                 let (val, val_labels) = labelled_windows(&set, &split.val, window_len)?;
@@ -263,7 +290,7 @@ impl Experiment for E05Ablation {
                         model: kind.as_str().to_string(),
                         spc: split.spc,
                         fold: split.fold,
-                        window: window_metrics(&logits, n_classes, &test_labels)?,
+                        window: Some(window_metrics(&logits, n_classes, &test_labels)?),
                         object: object_metrics(&logits, n_classes, &test_labels, &test_objects)?,
                         train_windows: train.len(),
                         val_windows: val.len(),
@@ -277,32 +304,20 @@ impl Experiment for E05Ablation {
                     rows.push(row);
                     bar.inc(1);
                 }
-                // A2 heads on e04's cached features of the encoder finetuned on this split. The
-                // folder layout is e04-classify's (artifacts/<profile>/e04-classify/<manifest>/
-                // <encoder>/fold<k>-spc<n>/{train,val,test}.features).
-                let cache = e04_dir.join(&manifest).join(&cfg.encoder).join(format!("fold{}-spc{}", split.fold, split.spc));
-                let load = |part: &str| {
-                    let path = cache.join(format!("{part}.features"));
-                    PooledFeatures::load(&path).with_context(|| {
-                        format!(
-                            "reading {}: the pooled features e04-classify caches; run `cargo xtask reproduce fig11 --profile {}` in this tree",
-                            path.display(),
-                            ctx.profile
-                        )
-                    })
-                };
-                let (ftrain, fval, ftest) = (load("train")?, load("val")?, load("test")?);
-                for &kind in &cfg.encoder_heads {
+                for model in ["classical_rf", "classical_mlp"] {
                     let t0 = Instant::now();
-                    let model = format!("{} {kind}", cfg.encoder);
                     let what = format!("{model} fold {} SPC {}", split.fold, split.spc);
                     bar.set_message(what.clone());
                     let b = bar.clone();
-                    let trained = classifier::train_head(&dev, kind, &ftrain, &fval, n_classes, &head_settings, &mut |e| {
-                        b.set_message(format!("{what}: epoch {} val loss {:.3} acc {:.3}", e.epoch + 1, e.val_loss, e.val_accuracy))
-                    });
-                    let trained = match trained {
-                        Ok(t) => t,
+                    let scored = if model == "classical_rf" {
+                        classical_rows::forest(&mut features, &set, split, &cfg.classical, n_classes)
+                    } else {
+                        classical_rows::mlp(&dev, &mut features, &set, split, &cfg.classical, &head_settings, n_classes, &mut |e| {
+                            b.set_message(format!("{what}: epoch {} val loss {:.3}", e.epoch + 1, e.val_loss))
+                        })
+                    };
+                    let scored = match scored {
+                        Ok(s) => s,
                         Err(e) => {
                             bar.suspend(|| println!("  {dataset} {what}: FAILED ({e})"));
                             failures.push(format!("{dataset} {what}: {e}"));
@@ -310,29 +325,87 @@ impl Experiment for E05Ablation {
                             continue;
                         }
                     };
-                    let all: Vec<usize> = (0..ftest.len()).collect();
-                    let logits = trained.head.logits(&ftest.head_input(kind, &all), ftest.input_width(kind), cfg.eval_batch_size);
                     let row = RunRow {
                         dataset: dataset.clone(),
-                        model,
+                        model: model.to_string(),
                         spc: split.spc,
                         fold: split.fold,
-                        window: window_metrics(&logits, n_classes, &ftest.labels)?,
-                        object: object_metrics(&logits, n_classes, &ftest.labels, &ftest.object_index)?,
-                        train_windows: ftrain.len(),
-                        val_windows: fval.len(),
-                        epochs: trained.history.len(),
-                        best_epoch: trained.best_epoch,
-                        evaluated_epoch: trained.evaluated_epoch,
-                        parameters: trained.head.parameter_count(),
+                        window: None,
+                        object: object_metrics(&scored.logits, n_classes, &scored.labels, &split.test)?,
+                        train_windows: scored.train_curves,
+                        val_windows: scored.val_curves,
+                        epochs: scored.epochs,
+                        best_epoch: scored.best_epoch,
+                        evaluated_epoch: scored.evaluated_epoch,
+                        parameters: scored.parameters,
                         seconds: t0.elapsed().as_secs_f64(),
                     };
                     report(&bar, &row);
                     rows.push(row);
                     bar.inc(1);
                 }
+                // A2 heads on e04's cached features of the encoder finetuned on this split. The
+                // folder layout is e04-classify's (artifacts/<profile>/e04-classify/<manifest>/
+                // <encoder>/fold<k>-spc<n>/{train,val,test}.features).
+                for encoder in std::iter::once(&cfg.encoder).chain(&cfg.control_encoders) {
+                    let cache = e04_dir.join(&manifest).join(encoder).join(format!("fold{}-spc{}", split.fold, split.spc));
+                    let load = |part: &str| {
+                        let path = cache.join(format!("{part}.features"));
+                        PooledFeatures::load(&path).with_context(|| {
+                            format!(
+                                "reading {}: the pooled features e04-classify caches; run `cargo xtask reproduce fig11 --profile {}` in this tree",
+                                path.display(),
+                                ctx.profile
+                            )
+                        })
+                    };
+                    let (ftrain, fval, ftest) = (load("train")?, load("val")?, load("test")?);
+                    for &kind in &cfg.encoder_heads {
+                        let t0 = Instant::now();
+                        let model = format!("{encoder} {kind}");
+                        let what = format!("{model} fold {} SPC {}", split.fold, split.spc);
+                        bar.set_message(what.clone());
+                        let b = bar.clone();
+                        let trained = classifier::train_head(&dev, kind, &ftrain, &fval, n_classes, &head_settings, &mut |e| {
+                            b.set_message(format!("{what}: epoch {} val loss {:.3} acc {:.3}", e.epoch + 1, e.val_loss, e.val_accuracy))
+                        });
+                        let trained = match trained {
+                            Ok(t) => t,
+                            Err(e) => {
+                                bar.suspend(|| println!("  {dataset} {what}: FAILED ({e})"));
+                                failures.push(format!("{dataset} {what}: {e}"));
+                                bar.inc(1);
+                                continue;
+                            }
+                        };
+                        let all: Vec<usize> = (0..ftest.len()).collect();
+                        let logits = trained.head.logits(&ftest.head_input(kind, &all), ftest.input_width(kind), cfg.eval_batch_size);
+                        let row = RunRow {
+                            dataset: dataset.clone(),
+                            model,
+                            spc: split.spc,
+                            fold: split.fold,
+                            window: Some(window_metrics(&logits, n_classes, &ftest.labels)?),
+                            object: object_metrics(&logits, n_classes, &ftest.labels, &ftest.object_index)?,
+                            train_windows: ftrain.len(),
+                            val_windows: fval.len(),
+                            epochs: trained.history.len(),
+                            best_epoch: trained.best_epoch,
+                            evaluated_epoch: trained.evaluated_epoch,
+                            parameters: trained.head.parameter_count(),
+                            seconds: t0.elapsed().as_secs_f64(),
+                        };
+                        report(&bar, &row);
+                        rows.push(row);
+                        bar.inc(1);
+                    }
+                }
             }
             bar.finish_and_clear();
+            features.count_fallbacks();
+            if features.fallbacks > 0 {
+                println!("  {dataset}: {} curves had no Lomb–Scargle periodogram (period = time span, power 0)", features.fallbacks);
+            }
         }
         println!("  e05 timing: {:.1} s", started.elapsed().as_secs_f64());
         let f1 = fig18_points(&rows);
@@ -348,13 +421,15 @@ impl Experiment for E05Ablation {
     }
 }
 
-/// Per-window test F1 by (dataset, model, SPC): one value per fold.
+/// Test F1 by (dataset, model, SPC): one value per fold, per window (per object for the rows
+/// that classify whole curves).
 type F1Points = BTreeMap<(String, String, usize), Vec<f64>>;
 
 fn fig18_points(rows: &[RunRow]) -> F1Points {
     let mut out: F1Points = BTreeMap::new();
     for r in rows {
-        out.entry((r.dataset.clone(), r.model.clone(), r.spc)).or_default().push(r.window.f1_macro);
+        let f1 = r.window.as_ref().unwrap_or(&r.object).f1_macro;
+        out.entry((r.dataset.clone(), r.model.clone(), r.spc)).or_default().push(f1);
     }
     out
 }
@@ -362,8 +437,16 @@ fn fig18_points(rows: &[RunRow]) -> F1Points {
 fn report(bar: &indicatif::ProgressBar, row: &RunRow) {
     bar.suspend(|| {
         println!(
-            "  {} {:<12} SPC {:>4} fold {}: F1 {:.3} per window, {:.3} per object ({} epochs, best {}, {:.0} s)",
-            row.dataset, row.model, row.spc, row.fold, row.window.f1_macro, row.object.f1_macro, row.epochs, row.best_epoch, row.seconds
+            "  {} {:<13} SPC {:>4} fold {}: F1 {} per window, {:.3} per object ({} epochs, best {}, {:.0} s)",
+            row.dataset,
+            row.model,
+            row.spc,
+            row.fold,
+            row.window.map_or("  —  ".to_string(), |w| format!("{:.3}", w.f1_macro)),
+            row.object.f1_macro,
+            row.epochs,
+            row.best_epoch,
+            row.seconds
         )
     });
 }
@@ -406,7 +489,9 @@ fn write_results(ctx: &mut RunContext<'_>, rows: &[RunRow], f1: &F1Points, failu
             t.insert("model".into(), r.model.clone().into());
             t.insert("spc".into(), (r.spc as i64).into());
             t.insert("fold".into(), (r.fold as i64).into());
-            t.insert("per_window".into(), metrics_table(&r.window));
+            if let Some(w) = &r.window {
+                t.insert("per_window".into(), metrics_table(w));
+            }
             t.insert("per_object".into(), metrics_table(&r.object));
             t.insert("train_windows".into(), (r.train_windows as i64).into());
             t.insert("val_windows".into(), (r.val_windows as i64).into());
@@ -427,6 +512,8 @@ fn write_results(ctx: &mut RunContext<'_>, rows: &[RunRow], f1: &F1Points, failu
         t.insert("model".into(), model.clone().into());
         t.insert("spc".into(), (*spc as i64).into());
         t.insert("folds".into(), (values.len() as i64).into());
+        let per = if model.starts_with("classical") { "object" } else { "window" };
+        t.insert("scored_per".into(), per.into());
         t.insert("f1_mean".into(), round(s.mean).into());
         t.insert("f1_min".into(), round(s.min).into());
         t.insert("f1_max".into(), round(s.max).into());
@@ -467,8 +554,18 @@ fn write_results(ctx: &mut RunContext<'_>, rows: &[RunRow], f1: &F1Points, failu
     Ok(())
 }
 
-/// The five models of Fig. 18, in the paper's legend order.
-const FIG18_MODELS: [&str; 5] = ["A2 skip", "A2 max", "base_gru", "base_avgpool", "raw_gru"];
+/// The five models of Fig. 18, in the paper's legend order, and the classical-features rows.
+const FIG18_MODELS: [&str; 9] = [
+    "A2 skip",
+    "A2 max",
+    "base_gru",
+    "base_avgpool",
+    "raw_gru",
+    "classical_rf",
+    "classical_mlp",
+    "A2-untrained skip",
+    "A2-untrained max",
+];
 
 fn draw_fig18(ctx: &mut RunContext<'_>, f1: &F1Points) -> Result<()> {
     let paper = paper_means()?;
@@ -480,7 +577,7 @@ fn draw_fig18(ctx: &mut RunContext<'_>, f1: &F1Points) -> Result<()> {
     let mut panels = Vec::new();
     for dataset in &datasets {
         let mut series = Vec::new();
-        for model in FIG18_MODELS {
+        for (slot, model) in FIG18_MODELS.into_iter().enumerate() {
             let pts: Vec<(f64, FoldSummary)> = f1
                 .iter()
                 .filter(|((d, m, _), _)| d == dataset && m == model)
@@ -489,20 +586,24 @@ fn draw_fig18(ctx: &mut RunContext<'_>, f1: &F1Points) -> Result<()> {
             if pts.is_empty() {
                 continue;
             }
+            let label = if model.starts_with("classical") { format!("{model} (per object)") } else { model.to_string() };
             series.push(
-                plotting::LineSeries::new(model, pts.iter().map(|(s, f)| (*s, f.mean)).collect())
-                    .with_band(pts.iter().map(|(s, f)| (*s, f.min, f.max)).collect()),
+                plotting::LineSeries::new(label, pts.iter().map(|(s, f)| (*s, f.mean)).collect())
+                    .with_band(pts.iter().map(|(s, f)| (*s, f.min, f.max)).collect())
+                    .colored(slot),
             );
         }
-        if ctx.profile == Profile::Paper {
-            for model in FIG18_MODELS {
-                let pts: Vec<(f64, f64)> = paper
-                    .iter()
-                    .filter(|((d, m, _), _)| d == dataset && m == model)
-                    .map(|((.., spc), v)| (*spc as f64, *v))
-                    .collect();
-                series.push(plotting::LineSeries::new(format!("{model} (official)"), pts).dashed());
+        // The official runs on every profile, labelled as real data (issue 14).
+        for (slot, model) in FIG18_MODELS.into_iter().enumerate() {
+            let pts: Vec<(f64, f64)> = paper
+                .iter()
+                .filter(|((d, m, _), _)| d == dataset && m == model)
+                .map(|((.., spc), v)| (*spc as f64, *v))
+                .collect();
+            if pts.is_empty() {
+                continue; // the classical rows have no official counterpart
             }
+            series.push(plotting::LineSeries::new(format!("{model} (official, real data)"), pts).dashed().colored(slot));
         }
         panels.push(plotting::line_chart(
             &format!("{dataset}: test macro-F1 per window, mean and min–max over folds"),
@@ -526,7 +627,7 @@ mod tests {
     #[test]
     fn official_means_cover_the_five_models_of_fig18() {
         let p = paper_means().unwrap();
-        for model in FIG18_MODELS {
+        for model in &FIG18_MODELS[..5] {
             for dataset in ["alcock", "atlas"] {
                 for spc in [20, 100, 500] {
                     assert!(p.contains_key(&(dataset.to_string(), model.to_string(), spc)), "{dataset} {model} {spc}");
@@ -546,7 +647,7 @@ mod tests {
             model: "A2 max".into(),
             spc: 20,
             fold,
-            window: m,
+            window: Some(m),
             object: m,
             train_windows: 1,
             val_windows: 1,
