@@ -142,13 +142,7 @@ pub(crate) fn decode_entry(msg: &[u8]) -> Result<EntryProto, String> {
 pub(crate) mod tests {
     use super::*;
 
-    fn varint(out: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
+    use crate::sstable::tests::put_varint as varint;
 
     /// Encodes a `BundleEntryProto` (test helper, also used to build synthetic bundles).
     pub(crate) fn encode_entry(dtype: u32, shape: &[i64], offset: u64, size: u64, crc: u32) -> Vec<u8> {

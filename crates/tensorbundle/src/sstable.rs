@@ -178,7 +178,7 @@ fn block_entries(block: &[u8], what: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Ta
 pub(crate) mod tests {
     use super::*;
 
-    fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
             v >>= 7;

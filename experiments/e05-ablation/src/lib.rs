@@ -97,6 +97,24 @@ impl Config {
             },
         }
     }
+
+    /// The head recipe of every row trained here (A2 heads, the classical MLP): the baselines'
+    /// optimiser, batch, epochs, patience and evaluated weights, as the official ablation.
+    pub fn head_settings(&self) -> ClassifierSettings {
+        ClassifierSettings {
+            shape: self.settings.head.clone(),
+            lr: self.settings.lr,
+            beta1: self.settings.beta1,
+            beta2: self.settings.beta2,
+            eps: self.settings.eps,
+            batch_size: self.settings.batch_size,
+            max_epochs: self.settings.max_epochs,
+            patience: self.settings.patience,
+            evaluated: self.settings.evaluated,
+            standardize: false,
+            seed: self.settings.seed,
+        }
+    }
 }
 
 const TARGETS: &[Target] = &[
@@ -227,19 +245,7 @@ impl Experiment for E05Ablation {
             .try_into()
             .context("reading the config of e03-finetune from its results")?;
         let e04_dir = ctx.upstream_dir("e04-classify")?.clone();
-        let head_settings = ClassifierSettings {
-            shape: cfg.settings.head.clone(),
-            lr: cfg.settings.lr,
-            beta1: cfg.settings.beta1,
-            beta2: cfg.settings.beta2,
-            eps: cfg.settings.eps,
-            batch_size: cfg.settings.batch_size,
-            max_epochs: cfg.settings.max_epochs,
-            patience: cfg.settings.patience,
-            evaluated: cfg.settings.evaluated,
-            standardize: false,
-            seed: cfg.settings.seed,
-        };
+        let head_settings = cfg.head_settings();
         let window_len = finetune.finetune.window_len;
         let dev = astromer::try_default_device(cfg.settings.seed).map_err(anyhow::Error::msg)?;
         let started = Instant::now();

@@ -17,19 +17,7 @@ fn classical_rows_on_the_small_sets() {
     let mut store = datasets::DataStore::new(root.join("data-manifests"), root.join("data"));
     let cfg = e05_ablation::Config::for_profile(Profile::Small);
     let few_shot = e03_finetune::Config::for_profile(Profile::Small).few_shot;
-    let head = classifier::ClassifierSettings {
-        shape: cfg.settings.head.clone(),
-        lr: cfg.settings.lr,
-        beta1: cfg.settings.beta1,
-        beta2: cfg.settings.beta2,
-        eps: cfg.settings.eps,
-        batch_size: cfg.settings.batch_size,
-        max_epochs: cfg.settings.max_epochs,
-        patience: cfg.settings.patience,
-        evaluated: cfg.settings.evaluated,
-        standardize: false,
-        seed: cfg.settings.seed,
-    };
+    let head = cfg.head_settings();
     let dev = astromer::default_device(cfg.settings.seed);
     for manifest in Profile::Small.data().labelled {
         let m = store.manifest(&manifest).unwrap();
