@@ -180,6 +180,28 @@ impl<D: Device<f32>> LayerNorm<D> {
 
     /// x: (N, d) → (N, d).
     pub fn forward<T: Tape<f32, D> + 'static>(&self, x: Tensor2<D, T>) -> Tensor2<D, T> {
+        // CPU: one fused pass with an analytic backward (see `kernels`); else dfdx ops.
+        match crate::kernels::layer_norm(x, None, &self.weight, &self.bias, self.eps) {
+            Ok(y) => y,
+            Err((x, _)) => self.forward_generic(x),
+        }
+    }
+
+    /// LN(r + x) (the post-LN residual), with the add fused into the LayerNorm on the CPU.
+    pub fn forward_residual<T: Tape<f32, D> + 'static>(
+        &self,
+        r: Tensor2<D, T>,
+        x: Tensor2<D, T>,
+    ) -> Tensor2<D, T> {
+        match crate::kernels::layer_norm(x, Some(r), &self.weight, &self.bias, self.eps) {
+            Ok(y) => y,
+            Err((x, Some(r))) => self.forward_generic(r + x),
+            Err((x, None)) => unreachable!("residual given back: {:?}", x.shape()),
+        }
+    }
+
+    /// The dfdx reference path.
+    fn forward_generic<T: Tape<f32, D> + 'static>(&self, x: Tensor2<D, T>) -> Tensor2<D, T> {
         let shape = *x.shape();
         let g = self
             .weight
@@ -200,6 +222,15 @@ impl<D: Device<f32>> LayerNorm<D> {
     pub(crate) fn params_mut<'a>(&'a mut self, prefix: &str, out: &mut NamedParamsMut<'a, D>) {
         out.push((format!("{prefix}.weight"), ParamMut::R1(&mut self.weight)));
         out.push((format!("{prefix}.bias"), ParamMut::R1(&mut self.bias)));
+    }
+}
+
+/// Elementwise tanh: one fused pass on the CPU ([`crate::kernels::fast_tanh`], backward from the
+/// saved output), dfdx's `tanh` on other devices or with generic kernels forced.
+pub fn tanh<D: Device<f32>, T: Tape<f32, D> + 'static>(x: Tensor2<D, T>) -> Tensor2<D, T> {
+    match crate::kernels::tanh(x) {
+        Ok(y) => y,
+        Err(x) => x.tanh(),
     }
 }
 

@@ -364,7 +364,7 @@ impl<D: Device<f32>> AttentionBlock<D> {
             .forward(x.put_tape(tape), &bt.attention_bias, b, l);
         let a = dropout.apply(a);
         let h = match r1 {
-            Some(r) => self.attention_norm.forward(r + a),
+            Some(r) => self.attention_norm.forward_residual(r, a),
             None => self.attention_norm.forward(a),
         };
         // FFN sub-layer: out = LN(R2(h) + Dropout(FFN(h))) or LN(Dropout(FFN(h))).
@@ -373,12 +373,11 @@ impl<D: Device<f32>> AttentionBlock<D> {
             .ffn_residual
             .as_ref()
             .map(|r| r.forward(h.retaped::<T>()));
-        let f = self
-            .ffn_outer
-            .forward(self.ffn_inner.forward(h.put_tape(tape)).tanh());
+        let inner = self.ffn_inner.forward(h.put_tape(tape));
+        let f = self.ffn_outer.forward(crate::layers::tanh(inner));
         let f = dropout.apply(f);
         match r2 {
-            Some(r) => self.ffn_norm.forward(r + f),
+            Some(r) => self.ffn_norm.forward_residual(r, f),
             None => self.ffn_norm.forward(f),
         }
     }
