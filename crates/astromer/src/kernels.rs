@@ -371,6 +371,10 @@ pub fn fast_exp(x: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0; // 1.5·2²³: adding it rounds to an integer
     const C1: f32 = 0.693_359_4; // 355/512
     const C2: f32 = -2.121_944_4e-4;
+    // Outside [−88, 88] the result is 0 (below −87, returned below) or overflows anyway; clamping
+    // keeps the exponent arithmetic in range (no i32 overflow for runaway logits). NaN stays NaN.
+    let underflow = x < -87.0;
+    let x = x.clamp(-88.0, 88.0);
     let t = x * std::f32::consts::LOG2_E + SHIFT;
     let n = t - SHIFT;
     let r = (x - n * C1) - n * C2;
@@ -384,7 +388,7 @@ pub fn fast_exp(x: f32) -> f32 {
     // t's low mantissa bits hold n + 2²² (exactly: |n| < 2²²).
     let bits = ((t.to_bits() as i32).wrapping_sub(0x4B40_0000) + 127) << 23;
     let e = y * f32::from_bits(bits as u32);
-    if x < -87.0 {
+    if underflow {
         0.0
     } else {
         e

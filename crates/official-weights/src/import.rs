@@ -116,15 +116,18 @@ pub fn import_checkpoint<D: Device<f32>>(
         Ok(e.shape.clone().unwrap_or_default())
     };
     let inp = shape_of(&format!("{enc}/inp_transform/kernel"))?;
-    let [1, d] = inp[..] else {
-        return Err(not_astromer(format!("inp_transform kernel has shape {inp:?}, expected [1, d]")));
+    let positive = |v: i64| usize::try_from(v).ok().filter(|&v| v > 0);
+    let Some(d) = (match inp[..] {
+        [1, d] => positive(d),
+        _ => None,
+    }) else {
+        return Err(not_astromer(format!("inp_transform kernel has shape {inp:?}, expected [1, d] with d > 0")));
     };
-    let d = d as usize;
     let ffn_width = if n_blocks > 0 {
         let s = shape_of(&format!("{enc}/enc_layers/0/ffn/layer_with_weights-0/kernel"))?;
         match s[..] {
-            [a, f] if a as usize == d => f as usize,
-            _ => return Err(not_astromer(format!("FFN kernel has shape {s:?}, expected [{d}, ffn]"))),
+            [a, f] if positive(a) == Some(d) && positive(f).is_some() => f as usize,
+            _ => return Err(not_astromer(format!("FFN kernel has shape {s:?}, expected [{d}, ffn] with ffn > 0"))),
         }
     } else {
         // No block: the FFN width is never used; keep the released value.
@@ -299,10 +302,23 @@ impl<D: Device<f32>> ImportedWeights<D> {
             let header = "# Written by `cargo xtask weights import`: the official TensorFlow checkpoint these \
                           weights came from.\n";
             std::fs::write(tmp.join(PROVENANCE_FILE), format!("{header}{text}")).map_err(io(&tmp))?;
-            if dir.exists() {
-                std::fs::remove_dir_all(dir).map_err(io(dir))?;
+            // The old folder moves aside first and is deleted only once the new one is in
+            // place, so a failed rename never leaves neither.
+            let old = parent.join(format!(".{name}.{}.old", std::process::id()));
+            let had_old = dir.exists();
+            if had_old {
+                std::fs::rename(dir, &old).map_err(io(dir))?;
             }
-            std::fs::rename(&tmp, dir).map_err(io(dir))
+            if let Err(e) = std::fs::rename(&tmp, dir) {
+                if had_old {
+                    let _ = std::fs::rename(&old, dir);
+                }
+                return Err(io(dir)(e));
+            }
+            if had_old {
+                let _ = std::fs::remove_dir_all(&old);
+            }
+            Ok(())
         })();
         if result.is_err() {
             let _ = std::fs::remove_dir_all(&tmp);

@@ -550,9 +550,12 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             ')' => out.push(Token::Close),
             c if c.is_ascii_digit() || c == '.' => {
                 let mut end = i + c.len_utf8();
+                let mut prev = c;
                 while let Some(&(k, d)) = chars.peek() {
-                    if d.is_ascii_digit() || d == '.' || d == 'e' {
+                    let sign_of_exponent = (d == '-' || d == '+') && (prev == 'e' || prev == 'E');
+                    if d.is_ascii_digit() || d == '.' || d == 'e' || d == 'E' || sign_of_exponent {
                         end = k + d.len_utf8();
+                        prev = d;
                         chars.next();
                     } else {
                         break;
@@ -707,6 +710,8 @@ mod tests {
         assert_eq!(run(&claim(diff, "<", "0.25")).verdict, Verdict::Fails);
         assert_eq!(run(&claim(&format!("({diff}) * 2"), "abs<", "0.7")).verdict, Verdict::Holds);
         assert_eq!(run(&claim(diff, "abs<", "0.1")).verdict, Verdict::Fails);
+        assert_eq!(run(&claim(diff, ">", "2.5e-1")).verdict, Verdict::Holds);
+        assert_eq!(run(&claim(diff, "<", "35e-2")).verdict, Verdict::Holds);
     }
 
     #[test]

@@ -325,13 +325,14 @@ impl Bundle {
                 problem: format!("has no usable shape ({:?})", e.shape),
             });
         };
-        if e.size != numel * 4 {
+        let expected = numel.checked_mul(4).unwrap_or(u64::MAX);
+        if e.size != expected {
             return Err(BundleError::Size {
                 path,
                 key: key.to_string(),
                 shape,
                 size: e.size,
-                expected: numel * 4,
+                expected,
             });
         }
         let bytes = self.read_bytes(key)?;
@@ -350,13 +351,14 @@ impl Bundle {
     pub fn verify(&self) -> Result<()> {
         for e in self.entries.values() {
             if let (Some(elem), Some(numel)) = (e.dtype.element_size(), e.numel()) {
-                if e.n_slices == 0 && e.size != elem * numel {
+                let expected = elem.checked_mul(numel).unwrap_or(u64::MAX);
+                if e.n_slices == 0 && e.size != expected {
                     return Err(BundleError::Size {
                         path: self.index_path(),
                         key: e.key.clone(),
                         shape: e.shape.clone().unwrap_or_default(),
                         size: e.size,
-                        expected: elem * numel,
+                        expected,
                     });
                 }
             }

@@ -1,6 +1,8 @@
 //! `beyond_1std`: fraction of observations more than one standard deviation from the
-//! error-weighted mean (Richards et al. 2011; FATS `Beyond1Std`). About 0.317 for Gaussian noise,
-//! 0.5 for a sinusoid (|sin| > 1/√2 half of the time), 0 for a constant curve.
+//! error-weighted mean (Richards et al. 2011; FATS `Beyond1Std`), with σ the sample standard
+//! deviation about the plain mean (FATS takes it about the weighted mean; the two agree when the
+//! errors are equal). About 0.317 for Gaussian noise, 0.5 for a sinusoid (|sin| > 1/√2 half of the
+//! time), 0 for a constant curve.
 
 pub fn beyond_1std(mag: &[f64], err: &[f64]) -> f64 {
     let sd = lightcurve::stats::std_sample(mag).unwrap_or(0.0);

@@ -18,8 +18,9 @@ fn phase_ordered(time: &[f64], mag: &[f64], period: f64) -> (Vec<f64>, Vec<f64>)
 }
 
 pub fn folded_amplitude(time: &[f64], mag: &[f64], period: f64, bins: usize) -> f64 {
+    let bins = bins.max(1);
     let (phase, m) = phase_ordered(time, mag, period);
-    let mut groups: Vec<Vec<f64>> = vec![Vec::new(); bins.max(1)];
+    let mut groups: Vec<Vec<f64>> = vec![Vec::new(); bins];
     for (p, v) in phase.iter().zip(&m) {
         let b = ((p * bins as f64) as usize).min(bins - 1);
         groups[b].push(*v);
