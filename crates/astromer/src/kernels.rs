@@ -65,6 +65,32 @@ fn cast<Src: 'static, Dst: 'static>(x: Src) -> Result<Dst, Src> {
 
 type CpuOwned = OwnedTape<f32, Cpu>;
 
+/// Runs `$call` (an expression in `$x`) on the (rows, cols) tensor `$input` retyped as a `Cpu`
+/// tensor with an owned or no tape, and types the result back; any other device or tape gives the
+/// input back as `Err` (the caller then takes dfdx's generic path). Used inside fns generic over
+/// `D` and `T`, where `$input: Tensor2<D, T>`.
+macro_rules! on_cpu_tensor2 {
+    ($input:expr, |$x:ident| $call:expr) => {{
+        let input = $input;
+        let input = match cast::<Tensor2<D, T>, Tensor2<Cpu, CpuOwned>>(input) {
+            Ok($x) => {
+                return match $call {
+                    Ok(y) => Ok(cast(y).ok().expect("same type")),
+                    Err(x) => Err(cast(x).ok().expect("same type")),
+                }
+            }
+            Err(x) => x,
+        };
+        match cast::<Tensor2<D, T>, Tensor2<Cpu, NoneTape>>(input) {
+            Ok($x) => match $call {
+                Ok(y) => Ok(cast(y).ok().expect("same type")),
+                Err(x) => Err(cast(x).ok().expect("same type")),
+            },
+            Err(x) => Err(x),
+        }
+    }};
+}
+
 /// Raw pointer that may cross rayon threads: every task writes a disjoint region.
 #[derive(Clone, Copy)]
 struct SyncPtr(*mut f32);
@@ -187,22 +213,7 @@ pub(crate) fn dense<D: Device<f32>, T: Tape<f32, D> + 'static>(
     ) else {
         return Err(x);
     };
-    macro_rules! try_tape {
-        ($x:expr, $tape:ty) => {
-            match cast::<Tensor2<D, T>, Tensor2<Cpu, $tape>>($x) {
-                Ok(x) => {
-                    return match dense_cpu(x, w, b) {
-                        Ok(y) => Ok(cast(y).ok().expect("same type")),
-                        Err(x) => Err(cast(x).ok().expect("same type")),
-                    }
-                }
-                Err(x) => x,
-            }
-        };
-    }
-    let x = try_tape!(x, CpuOwned);
-    let x = try_tape!(x, NoneTape);
-    Err(x)
+    on_cpu_tensor2!(x, |x| dense_cpu(x, w, b))
 }
 
 fn dense_cpu<T: Tape<f32, Cpu>>(
@@ -957,22 +968,7 @@ pub(crate) fn tanh<D: Device<f32>, T: Tape<f32, D> + 'static>(
     if !fast_enabled() {
         return Err(x);
     }
-    macro_rules! try_tape {
-        ($x:expr, $tape:ty) => {
-            match cast::<Tensor2<D, T>, Tensor2<Cpu, $tape>>($x) {
-                Ok(x) => {
-                    return match tanh_cpu(x) {
-                        Ok(y) => Ok(cast(y).ok().expect("same type")),
-                        Err(x) => Err(cast(x).ok().expect("same type")),
-                    }
-                }
-                Err(x) => x,
-            }
-        };
-    }
-    let x = try_tape!(x, CpuOwned);
-    let x = try_tape!(x, NoneTape);
-    Err(x)
+    on_cpu_tensor2!(x, |x| tanh_cpu(x))
 }
 
 fn tanh_cpu<T: Tape<f32, Cpu>>(x: Tensor2<Cpu, T>) -> Result<Tensor2<Cpu, T>, Tensor2<Cpu, T>> {
