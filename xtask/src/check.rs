@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 
 use anyhow::{bail, Context, Result};
-use harness::Profile;
 use regression::{compare, render_table, Row, Rules, Summary};
 use toml::Table;
 
@@ -14,7 +13,7 @@ use toml::Table;
 pub struct CheckArgs {
     /// Which results/<profile>/ to check.
     #[arg(long, default_value = "small")]
-    profile: Profile,
+    profile: String,
     /// Git revision holding the baseline results (read with `git show <rev>:results/<profile>/<file>`).
     /// Default: HEAD, i.e. the committed results.
     #[arg(long, value_name = "REV")]
@@ -37,7 +36,7 @@ enum Baseline {
 }
 
 impl Baseline {
-    fn describe(&self, profile: Profile) -> String {
+    fn describe(&self, profile: &str) -> String {
         match self {
             Baseline::Git { rev } => format!("git {rev}:results/{profile}/"),
             Baseline::Dir(dir) => dir.display().to_string(),
@@ -46,10 +45,10 @@ impl Baseline {
 }
 
 pub fn run(root: &Path, args: CheckArgs) -> Result<()> {
-    let profile = args.profile;
+    let profile = args.profile.as_str();
     let rules_path = root.join(&args.tolerances);
     let rules = Rules::load(&rules_path)?;
-    let fresh_dir = root.join("results").join(profile.as_str());
+    let fresh_dir = root.join("results").join(profile);
     let baseline = match args.baseline_dir {
         Some(dir) => Baseline::Dir(dir),
         None => Baseline::Git { rev: args.against.unwrap_or_else(|| "HEAD".into()) },
@@ -151,7 +150,7 @@ pub(crate) fn read_dir_tables(dir: &Path) -> Result<BTreeMap<String, Table>> {
 }
 
 /// The same files as committed at `rev`. Absent files are simply absent (their metrics are `new`).
-fn read_git_tables(root: &Path, rev: &str, profile: Profile) -> Result<BTreeMap<String, Table>> {
+fn read_git_tables(root: &Path, rev: &str, profile: &str) -> Result<BTreeMap<String, Table>> {
     let inside = git(root, &["rev-parse", "--is-inside-work-tree"]);
     if !matches!(inside.as_deref().map(str::trim), Ok("true")) {
         bail!(

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use harness::Profile;
 use regression::claims::{self, Evaluation, Verdict};
 
 pub const LONG_ABOUT: &str = "Evaluate the paper's claims, pre-registered in results/claims.toml (each a comparison \
@@ -21,7 +20,7 @@ pub const LONG_ABOUT: &str = "Evaluate the paper's claims, pre-registered in res
 #[derive(Args)]
 pub struct ClaimsArgs {
     #[arg(long, default_value = "small")]
-    profile: Profile,
+    profile: String,
     /// The claims file.
     #[arg(long, default_value = "results/claims.toml")]
     claims: PathBuf,

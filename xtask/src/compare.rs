@@ -23,8 +23,9 @@ pub struct CompareArgs {
     /// Variant name: variants/<name>.toml.
     #[arg(required_unless_present = "list")]
     variant: Option<String>,
+    /// A profile: profiles/<name>.toml.
     #[arg(long, default_value = "small")]
-    profile: Profile,
+    profile: String,
     /// Targets to reproduce instead of the variant file's `targets` (comma- or space-separated).
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     targets: Option<Vec<String>>,
@@ -68,10 +69,10 @@ impl Experiment for Overlaid {
     fn upstream_artifacts(&self) -> &'static [&'static str] {
         self.inner.upstream_artifacts()
     }
-    fn datasets(&self, profile: Profile) -> Vec<String> {
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
         self.inner.datasets(profile)
     }
-    fn config(&self, profile: Profile) -> Result<Value> {
+    fn config(&self, profile: &Profile) -> Result<Value> {
         Ok(self.variant.apply(self.inner.name(), self.inner.config(profile)?)?)
     }
     fn source_dirs(&self) -> &'static [&'static str] {
@@ -128,7 +129,7 @@ pub fn run(root: &Path, args: CompareArgs) -> Result<()> {
         return Ok(());
     }
     let name = args.variant.clone().expect("clap requires the variant unless --list");
-    let profile = args.profile;
+    let profile = &crate::load_profile(root, &args.profile)?;
     let mut variant = variants::find(&dir, &name)?;
     // Name the file workspace-relative in messages.
     variant.path = variant.path.strip_prefix(root).map(Path::to_path_buf).unwrap_or(variant.path);
@@ -177,7 +178,7 @@ pub fn run(root: &Path, args: CompareArgs) -> Result<()> {
     // 1. The baseline (main tree) for the same targets.
     println!("\n== baseline: {} (results/{profile}/) ==", root.display());
     let mut main_runner = Runner::new(root, &base_registry);
-    let dry = ReproduceOptions { profile, locked: false, force: false, dry_run: true };
+    let dry = ReproduceOptions { profile: profile.clone(), locked: false, force: false, dry_run: true };
     let would: Vec<(String, Vec<String>)> = main_runner
         .reproduce(&targets, &dry)?
         .into_iter()
@@ -190,10 +191,10 @@ pub fn run(root: &Path, args: CompareArgs) -> Result<()> {
         let list = would.iter().map(|(n, r)| format!("{n} ({})", r.join("; "))).collect::<Vec<_>>().join(", ");
         if args.dry_run {
             println!("  (dry run) the baseline would rerun: {list}");
-        } else if profile == Profile::Small && !args.allow_baseline_run {
+        } else if profile.guard_baseline() && !args.allow_baseline_run {
             bail!(
-                "the committed small baseline is not up to date for {}: {list}. Rerunning it replaces committed \
-                 results; run `cargo xtask reproduce {} --profile small` deliberately, or pass --allow-baseline-run",
+                "the {profile} baseline is not up to date for {}: {list}. Rerunning it replaces committed \
+                 results; run `cargo xtask reproduce {} --profile {profile}` deliberately, or pass --allow-baseline-run",
                 targets.join(" "),
                 targets.join(" ")
             );
@@ -209,7 +210,7 @@ pub fn run(root: &Path, args: CompareArgs) -> Result<()> {
     prepare_variant_root(root, &vroot, profile, &base_registry, &plan, &affected)?;
     let vregistry = variant_registry(&variant);
     let mut vrunner = Runner::new(&vroot, &vregistry);
-    let opts = ReproduceOptions { profile, locked: false, force: false, dry_run: args.dry_run };
+    let opts = ReproduceOptions { profile: profile.clone(), locked: false, force: false, dry_run: args.dry_run };
     let outcomes = vrunner.reproduce(&targets, &opts)?;
     for (n, o) in &outcomes {
         if !affected.contains(n.as_str()) && !matches!(o, Outcome::UpToDate) {
@@ -228,14 +229,14 @@ pub fn run(root: &Path, args: CompareArgs) -> Result<()> {
         let base = read_table(&runner_results(root, profile, exp))?;
         let var = read_table(&runner_results(&vroot, profile, exp))?;
         rows.extend(compare(exp, &base, &var, &rules).into_iter().filter(|r| args.all || r.rule.is_some()));
-        if profile == Profile::Paper {
+        if profile.paper_data() {
             official.extend(official_numbers(exp, &base));
         }
     }
     rows.sort_by(|a, b| (&a.experiment, &a.metric).cmp(&(&b.experiment, &b.metric)));
     let official_of = |r: &Row| official.iter().find(|o| o.0 == r.experiment && o.1 == r.metric).map(|o| o.2);
     println!("\n== {} vs baseline ({profile}; tolerances {}) ==", variant.name, args.tolerances.display());
-    print!("{}", render(&rows, &variant.name, profile == Profile::Paper, &official_of));
+    print!("{}", render(&rows, &variant.name, profile.paper_data(), &official_of));
     let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count();
     println!(
         "{} metrics: {} moved beyond tolerance in the worse direction (REGRESSION), {} in the better (improved), {} changed (two-sided rule), {} within tolerance",
@@ -249,8 +250,8 @@ pub fn run(root: &Path, args: CompareArgs) -> Result<()> {
         "Verdicts are those of `cargo xtask check` under the same rules: here REGRESSION means the variant moves the \
          metric beyond the pre-registered tolerance (a finding about the switch, not a failure)."
     );
-    let official_note = match profile {
-        Profile::Paper => {
+    let official_note = match profile.paper_data() {
+        true => {
             let mut s = "official numbers (real data): e02 from its results' [paper_reference] (paper Sect. 5.1, \
                          astromer2-other-results.md §3)"
                 .to_string();
@@ -259,8 +260,8 @@ pub fn run(root: &Path, args: CompareArgs) -> Result<()> {
             }
             s
         }
-        _ => format!(
-            "profile {profile} runs synthetic data and small models: the official numbers (results/paper-reference/, real \
+        false => format!(
+            "profile {profile} runs other data and small models: the official numbers (results/paper-reference/, real \
              MACHO/Alcock/ATLAS, full-size A2) are not comparable and are not shown"
         ),
     };
@@ -358,7 +359,7 @@ fn affected(registry: &Registry, plan: &[&str], variant: &Variant) -> BTreeSet<&
     out
 }
 
-fn runner_results(root: &Path, profile: Profile, experiment: &str) -> PathBuf {
+fn runner_results(root: &Path, profile: &Profile, experiment: &str) -> PathBuf {
     root.join("results").join(profile.as_str()).join(format!("{experiment}.toml"))
 }
 
@@ -372,7 +373,7 @@ fn read_table(path: &Path) -> Result<Table> {
 fn prepare_variant_root(
     root: &Path,
     vroot: &Path,
-    profile: Profile,
+    profile: &Profile,
     registry: &Registry,
     plan: &[&str],
     affected: &BTreeSet<&'static str>,
@@ -520,7 +521,7 @@ fn render(rows: &[Row], variant: &str, with_official: bool, official: &dyn Fn(&R
 
 /// Grouped bars, baseline vs variant, of the compared metrics (at most 24: those moved most
 /// relative to their tolerance).
-fn figure(variant: &str, profile: Profile, rows: &[Row]) -> Result<plotting::Figure> {
+fn figure(variant: &str, profile: &Profile, rows: &[Row]) -> Result<plotting::Figure> {
     let mut shown: Vec<&Row> = rows.iter().filter(|r| r.baseline.is_some() && r.now.is_some()).collect();
     if shown.len() > 24 {
         let score = |r: &Row| {
@@ -574,7 +575,8 @@ mod tests {
         );
         let base = crate::registry();
         let reg = variant_registry(&v);
-        for p in [Profile::Smoke, Profile::Small] {
+        for p in ["smoke", "small"].map(|n| Profile::shipped(n).unwrap()) {
+            let p = &p;
             for e in base.experiments() {
                 let (b, o) = (e.config(p).unwrap(), reg.get(e.name()).unwrap().config(p).unwrap());
                 if e.name() == "e02-pretrain" {
@@ -600,7 +602,8 @@ mod tests {
             let names: Vec<&str> = reg.experiments().map(|e| e.name()).collect();
             v.check_experiments(&names).unwrap();
             reg.plan(&v.targets).unwrap();
-            for p in Profile::ALL {
+            for p in ["smoke", "small", "paper"].map(|n| Profile::shipped(n).unwrap()) {
+                let p = &p;
                 for exp in v.experiments() {
                     let merged = v.apply(exp, reg.get(exp).unwrap().config(p).unwrap()).unwrap();
                     check_typed(exp, &merged).unwrap_or_else(|e| panic!("{} on {p}: {e:#}", v.name));
@@ -616,7 +619,7 @@ mod tests {
              [overlay.e02-pretrain.training]\nwindow_refresh = \"frozen\"\n",
         );
         let e = crate::registry();
-        let merged = v.apply("e02-pretrain", e.get("e02-pretrain").unwrap().config(Profile::Smoke).unwrap()).unwrap();
+        let merged = v.apply("e02-pretrain", e.get("e02-pretrain").unwrap().config(&Profile::shipped("smoke").unwrap()).unwrap()).unwrap();
         let err = format!("{:#}", check_typed("e02-pretrain", &merged).unwrap_err());
         assert!(err.contains("frozen"), "{err}");
     }

@@ -34,8 +34,9 @@ struct Cli {
 enum Command {
     /// List experiments, their targets, data sets and upstream experiments.
     List {
+        /// A profile: profiles/<name>.toml (smoke, small, paper, or your own).
         #[arg(long, default_value = "small")]
-        profile: Profile,
+        profile: String,
     },
     /// Run what is needed to produce targets (e.g. `fig4 table1`, an experiment name, or `all`),
     /// in dependency order, skipping what is up to date and saying why anything reruns.
@@ -43,8 +44,9 @@ enum Command {
         /// Targets, experiment names, or `all`.
         #[arg(required = true)]
         targets: Vec<String>,
+        /// A profile: profiles/<name>.toml (smoke, small, paper, or your own).
         #[arg(long, default_value = "small")]
-        profile: Profile,
+        profile: String,
         /// Refuse data sets whose manifests have no trusted hashes.
         #[arg(long)]
         locked: bool,
@@ -148,6 +150,11 @@ pub fn experiments() -> Vec<Box<dyn harness::Experiment>> {
     ]
 }
 
+/// Reads `profiles/<name>.toml` of the workspace.
+pub fn load_profile(root: &Path, name: &str) -> Result<Profile> {
+    Profile::load(&root.join("profiles"), name)
+}
+
 pub fn registry() -> Registry {
     Registry::new(experiments())
 }
@@ -188,12 +195,14 @@ fn run(cli: Cli) -> Result<()> {
     let registry = registry();
     match cli.command {
         Command::List { profile } => {
+            let profile = load_profile(&root, &profile)?;
+            println!("profile {profile} ({}): {}", profile.origin().display(), profile.description());
             for e in registry.experiments() {
                 println!("{}  {}", e.name(), e.description());
                 for t in e.targets() {
                     println!("    {:<8} {}", t.name, t.description);
                 }
-                println!("    data ({profile}): {}", e.datasets(profile).join(", "));
+                println!("    data ({profile}): {}", e.datasets(&profile).join(", "));
                 if !e.upstream().is_empty() {
                     println!("    after: {}", e.upstream().join(", "));
                 }
@@ -208,8 +217,9 @@ fn run(cli: Cli) -> Result<()> {
             dry_run,
         } => {
             let mut runner = Runner::new(&root, &registry);
+            let profile = load_profile(&root, &profile)?;
             let opts = ReproduceOptions {
-                profile,
+                profile: profile.clone(),
                 locked,
                 force,
                 dry_run,
@@ -230,5 +240,47 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench { batch, steps, no_torch } => bench::run(&batch, steps, !no_torch).map(|_| ()),
         Command::BenchOne { mode, batch, steps } => bench::bench_one(&mode, batch, steps),
         Command::Parity { dir, strict } => parity(&root, &dir, strict),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shipped profile gives every experiment a valid config and names only experiments.
+    #[test]
+    fn shipped_profiles_configure_every_experiment() {
+        let root = workspace_root();
+        let registry = registry();
+        let names = Profile::available(&root.join("profiles"));
+        for expected in ["eros-lmc", "paper", "small", "smoke"] {
+            assert!(names.iter().any(|n| n == expected), "{names:?}");
+        }
+        for name in names {
+            let profile = load_profile(&root, &name).unwrap();
+            registry.check_sections(&profile).unwrap();
+            for e in registry.experiments() {
+                e.config(&profile).unwrap_or_else(|err| panic!("{name} {}: {err:#}", e.name()));
+                for ds in e.datasets(&profile) {
+                    assert!(root.join("data-manifests").join(format!("{ds}.toml")).exists(), "{name}: manifest {ds}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_misspelt_section_or_key_is_refused_before_anything_runs() {
+        let root = workspace_root();
+        let registry = registry();
+        let small = std::fs::read_to_string(root.join("profiles/small.toml")).unwrap();
+        let parse = |text: &str| Profile::parse("t", Path::new("profiles/t.toml"), text).unwrap();
+        let e = registry.check_sections(&parse(&small.replace("[e01-data]", "[e01-dataa]"))).unwrap_err();
+        assert!(format!("{e:#}").contains("[e01-dataa] names no experiment"), "{e:#}");
+        let bad = parse(&small.replacen("max_epochs = 60", "max_epoch = 60", 1));
+        let e = registry.get("e04-classify").unwrap().config(&bad).unwrap_err();
+        assert!(format!("{e:#}").contains("profiles/t.toml"), "{e:#}");
+        let e = registry.get("e04-classify").unwrap().config(&parse(&small.replacen("patience = 10", "patience = 10\nlr_decay = 0.5", 1)));
+        let e = format!("{:#}", e.unwrap_err());
+        assert!(e.contains("unknown key `e04-classify.classifier.lr_decay`"), "{e}");
     }
 }

@@ -56,12 +56,12 @@ impl Experiment for E01Data {
         TARGETS
     }
 
-    fn datasets(&self, profile: Profile) -> Vec<String> {
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
         profile.data().all()
     }
 
-    fn config(&self, _profile: Profile) -> Result<toml::Value> {
-        Ok(toml::Value::try_from(Config { histogram_bins: 60 })?)
+    fn config(&self, profile: &Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(profile.section::<Config>(self.name())?)?)
     }
 
     fn source_dirs(&self) -> &'static [&'static str] {

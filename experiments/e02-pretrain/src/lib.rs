@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use astromer::pretrain::{self, TestMetrics, TrainEvent};
-use astromer::{AdamSettings, Astromer, EncoderConfig, LossWeighting, MaskFractions, Trainer};
-use astromer::{TrainSettings, TrainWindows, WindowRefresh};
+use astromer::{AdamSettings, Astromer, EncoderConfig, LossWeighting, Trainer};
+use astromer::TrainSettings;
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
 use serde::{Deserialize, Serialize};
 
@@ -85,96 +85,8 @@ const PAPER: &[(&str, f64, &str)] = &[
 ];
 
 impl Config {
-    pub fn for_profile(profile: Profile) -> Self {
-        let small_model = |d: usize, blocks_a1: usize, blocks_a2: usize| {
-            let a1 = EncoderConfig {
-                n_blocks: blocks_a1,
-                d_model: d,
-                ffn_width: d / 2,
-                ..EncoderConfig::astromer1()
-            };
-            let a2 = EncoderConfig {
-                n_blocks: blocks_a2,
-                d_model: d,
-                ffn_width: 2 * d,
-                ..EncoderConfig::astromer2()
-            };
-            vec![
-                ModelSpec {
-                    name: "A1".into(),
-                    encoder: a1,
-                    adam: None,
-                    weights: WeightsSource::Pretrain,
-                },
-                ModelSpec {
-                    name: "A2".into(),
-                    encoder: a2,
-                    adam: None,
-                    weights: WeightsSource::Pretrain,
-                },
-            ]
-        };
-        let training = |window_len, batch_size, max_epochs, patience, lr| TrainSettings {
-            window_len,
-            batch_size,
-            max_epochs,
-            patience,
-            adam: AdamSettings {
-                lr,
-                ..AdamSettings::official()
-            },
-            weighted_loss: true,
-            mask: MaskFractions::official(),
-            window_refresh: WindowRefresh::EveryEpoch,
-            train_windows: TrainWindows::Random,
-            seed: 42,
-        };
-        let split = Split {
-            test_fraction: 0.2,
-            val_fraction: 0.2,
-            seed: 7,
-        };
-        match profile {
-            // Minutes on 2 cores: a narrow model on short windows; a larger learning rate (declared).
-            Profile::Smoke => Config {
-                split,
-                training: training(100, 32, 4, 3, 1e-3),
-                test_batch_size: 64,
-                models: small_model(64, 2, 3),
-            },
-            // Tens of minutes on 2 cores: d = 128, A1 2 blocks (FFN 64, no residual projections)
-            // vs A2 3 blocks (FFN 256, residual projections, mask token), full-length windows,
-            // at most 8 epochs of 1920 random windows.
-            Profile::Small => Config {
-                split,
-                training: training(200, 32, 8, 3, 5e-4),
-                test_batch_size: 64,
-                models: small_model(128, 2, 3),
-            },
-            // The paper's configuration (spec §7.1): batch 2500, lr 1e-5 constant, patience 20.
-            Profile::Paper => Config {
-                split,
-                training: training(200, 2500, 10_000, 20, 1e-5),
-                test_batch_size: 2500,
-                models: vec![
-                    ModelSpec {
-                        name: "A1".into(),
-                        encoder: EncoderConfig::astromer1(),
-                        adam: Some(AdamSettings {
-                            lr: 1e-3,
-                            ..AdamSettings::official()
-                        }),
-                        weights: WeightsSource::Pretrain,
-                    },
-                    ModelSpec {
-                        name: "A2".into(),
-                        encoder: EncoderConfig::astromer2(),
-                        adam: None,
-                        weights: WeightsSource::Pretrain,
-                    },
-                ],
-            },
-        }
+    pub fn for_profile(profile: &Profile) -> Result<Self> {
+        profile.section("e02-pretrain")
     }
 }
 
@@ -204,12 +116,12 @@ impl Experiment for E02Pretrain {
         TARGETS
     }
 
-    fn datasets(&self, profile: Profile) -> Vec<String> {
-        vec![profile.data().pretraining]
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
+        vec![profile.data().pretraining.clone()]
     }
 
-    fn config(&self, profile: Profile) -> Result<toml::Value> {
-        Ok(toml::Value::try_from(Config::for_profile(profile))?)
+    fn config(&self, profile: &Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
     }
 
     fn source_dirs(&self) -> &'static [&'static str] {
@@ -452,7 +364,7 @@ mod tests {
 
     #[test]
     fn weights_source_is_one_string_in_the_config() {
-        let spec = &Config::for_profile(Profile::Smoke).models[1];
+        let spec = &Config::for_profile(&Profile::shipped("smoke").unwrap()).unwrap().models[1];
         assert_eq!(spec.weights, WeightsSource::Pretrain);
         let text = toml::to_string(spec).unwrap();
         assert!(text.contains("weights = \"pretrain\""), "{text}");

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use astromer::pretrain::{self, TestMetrics, TrainEvent};
-use astromer::{AdamSettings, Astromer, LossWeighting, MaskedBatch, Trainer};
-use astromer::{TrainSettings, TrainWindows, WindowRefresh};
+use astromer::{Astromer, LossWeighting, MaskedBatch, Trainer};
+use astromer::TrainSettings;
 use evaluation::{FewShotSettings, FoldSummary};
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
 use lightcurve::LightCurveSet;
@@ -40,63 +40,28 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn for_profile(profile: Profile) -> Self {
-        // Window length and masking fractions are the pretraining's (spec §7.2).
-        let pretraining = e02_pretrain::Config::for_profile(profile).training;
-        let finetune = |batch_size, max_epochs, patience, lr| TrainSettings {
-            window_len: pretraining.window_len,
-            batch_size,
-            max_epochs,
-            patience,
-            adam: AdamSettings {
-                lr,
-                ..AdamSettings::official()
-            },
-            weighted_loss: true,
-            mask: pretraining.mask,
-            window_refresh: WindowRefresh::EveryEpoch,
-            train_windows: TrainWindows::Sequential,
-            seed: 42,
-        };
-        let encoders = vec!["A2".to_string(), "A1".to_string()];
-        match profile {
-            // Seconds per run on 2 cores: 2 folds, SPC 4/8/16, at most 2 epochs, a larger lr (declared).
-            Profile::Smoke => Config {
-                few_shot: FewShotSettings {
-                    n_folds: 2,
-                    test_per_class: 5,
-                    spc: vec![4, 8, 16],
-                    train_fraction: 0.8,
-                    seed: 0,
-                },
-                finetune: finetune(32, 2, 1, 1e-4),
-                encoders,
-                test_batch_size: 64,
-            },
-            // The official SPC values with 50 test curves per class, one epoch (time on 2 cores), lr 1e-4: a fifth of
-            // the small pretraining rate, so that a few hundred curves nudge the encoder rather than
-            // overwrite it (the official finetuning keeps the pretraining rate, 1e-5).
-            Profile::Small => Config {
-                few_shot: FewShotSettings {
-                    n_folds: 3,
-                    test_per_class: 50,
-                    spc: vec![20, 100, 500],
-                    train_fraction: 0.8,
-                    seed: 0,
-                },
-                finetune: finetune(32, 1, 1, 1e-4),
-                encoders,
-                test_batch_size: 64,
-            },
-            // The official protocol (spec §7.2, §8.4): 3 folds, 100 test curves per class, SPC
-            // 20/100/500, batch 2000, lr 1e-5, patience 20, epochs unbounded (capped at 10,000).
-            Profile::Paper => Config {
-                few_shot: FewShotSettings::default(),
-                finetune: finetune(2000, 10_000, 20, AdamSettings::official().lr),
-                encoders,
-                test_batch_size: 2500,
-            },
+    pub fn for_profile(profile: &Profile) -> Result<Self> {
+        let cfg: Config = profile.section(NAME)?;
+        // Finetuning continues the pretraining task: same window length and masking (spec §7.2).
+        let pretraining = e02_pretrain::Config::for_profile(profile)?.training;
+        anyhow::ensure!(
+            cfg.finetune.window_len == pretraining.window_len && cfg.finetune.mask == pretraining.mask,
+            "{}: [e03-finetune.finetune] window_len and mask must equal [e02-pretrain.training]'s ({} and {:?}): \
+             finetuning continues the pretraining task (spec §7.2)",
+            profile.origin().display(),
+            pretraining.window_len,
+            pretraining.mask
+        );
+        let models = e02_pretrain::Config::for_profile(profile)?.models;
+        for name in &cfg.encoders {
+            anyhow::ensure!(
+                models.iter().any(|m| &m.name == name),
+                "{}: [e03-finetune] encoders names `{name}`, which [e02-pretrain] does not pretrain (its models: {})",
+                profile.origin().display(),
+                models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+            );
         }
+        Ok(cfg)
     }
 }
 
@@ -201,12 +166,12 @@ impl Experiment for E03Finetune {
         &[UPSTREAM]
     }
 
-    fn datasets(&self, profile: Profile) -> Vec<String> {
-        profile.data().labelled
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
+        profile.data().labelled.clone()
     }
 
-    fn config(&self, profile: Profile) -> Result<toml::Value> {
-        Ok(toml::Value::try_from(Config::for_profile(profile))?)
+    fn config(&self, profile: &Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
     }
 
     fn source_dirs(&self) -> &'static [&'static str] {
@@ -253,7 +218,7 @@ impl Experiment for E03Finetune {
         }
         let window = cfg.finetune.window_len;
         let mut rows: Vec<RunRow> = Vec::new();
-        for dataset in ctx.profile.data().labelled {
+        for dataset in ctx.profile.data().labelled.clone() {
             let set = ctx.open(&dataset)?;
             let splits = evaluation::few_shot_splits_for_set(&set, &cfg.few_shot)
                 .with_context(|| format!("few-shot splits of {dataset}"))?;
@@ -486,6 +451,7 @@ fn round(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use astromer::{AdamSettings, TrainWindows};
 
     #[test]
     fn finetuned_dir_layout() {
@@ -495,23 +461,36 @@ mod tests {
 
     #[test]
     fn configs_follow_pretraining_and_validate() {
-        for p in Profile::ALL {
-            let cfg = Config::for_profile(p);
-            assert_eq!(cfg.finetune.window_len, e02_pretrain::Config::for_profile(p).training.window_len, "{p}");
+        for name in ["smoke", "small", "paper"] {
+            let p = &Profile::shipped(name).unwrap();
+            let cfg = Config::for_profile(p).unwrap();
+            assert_eq!(cfg.finetune.window_len, e02_pretrain::Config::for_profile(p).unwrap().training.window_len, "{p}");
             cfg.few_shot.validate().unwrap();
             assert_eq!(cfg.finetune.train_windows, TrainWindows::Sequential);
             assert!(cfg.finetune.weighted_loss);
-            // Every encoder to finetune is pretrained upstream.
-            let pretrained: Vec<String> = e02_pretrain::Config::for_profile(p).models.into_iter().map(|m| m.name).collect();
-            assert!(cfg.encoders.iter().all(|e| pretrained.contains(e)), "{p}");
             // The config round-trips through the harness' TOML.
             let v = E03Finetune.config(p).unwrap();
             assert_eq!(v.try_into::<Config>().unwrap(), cfg);
         }
-        let paper = Config::for_profile(Profile::Paper);
+        let paper = Config::for_profile(&Profile::shipped("paper").unwrap()).unwrap();
         assert_eq!(paper.few_shot, FewShotSettings::default());
         assert_eq!(paper.finetune.adam, AdamSettings::official());
         assert_eq!((paper.finetune.batch_size, paper.finetune.patience), (2000, 20));
+    }
+
+    #[test]
+    fn a_profile_that_breaks_the_pretraining_link_is_refused() {
+        let smoke = std::fs::read_to_string(Profile::shipped("smoke").unwrap().origin()).unwrap();
+        let parse = |text: &str| Profile::parse("t", std::path::Path::new("profiles/t.toml"), text).unwrap();
+        // Finetuning windows longer than the pretraining ones.
+        let i = smoke.find("[e03-finetune.finetune]").unwrap();
+        let longer = format!("{}{}", &smoke[..i], smoke[i..].replacen("window_len = 100", "window_len = 200", 1));
+        let e = format!("{:#}", Config::for_profile(&parse(&longer)).unwrap_err());
+        assert!(e.contains("profiles/t.toml") && e.contains("window_len"), "{e}");
+        // An encoder e02 does not pretrain.
+        let unknown = smoke.replacen("encoders = [\"A2\", \"A1\"]", "encoders = [\"A2\", \"A3\"]", 1);
+        let e = format!("{:#}", Config::for_profile(&parse(&unknown)).unwrap_err());
+        assert!(e.contains("A3"), "{e}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use astromer::Astromer;
-use classifier::{train_head, ClassifierSettings, EvaluatedWeights, HeadKind, HeadShape, PooledFeatures};
+use classifier::{train_head, ClassifierSettings, HeadKind, PooledFeatures};
 use evaluation::{object_metrics, window_metrics, ClassificationMetrics, ConfusionMatrix, FoldSummary};
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
 use lightcurve::{LightCurveSet, WindowPolicy};
@@ -74,61 +74,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn for_profile(profile: Profile) -> Self {
-        let encoders = vec![
-            EncoderHeads {
-                encoder: "A2".into(),
-                heads: vec![HeadKind::Skip, HeadKind::Max, HeadKind::Avg],
-                weights: EncoderWeights::Finetuned,
-            },
-            EncoderHeads {
-                encoder: "A1".into(),
-                heads: vec![HeadKind::Skip],
-                weights: EncoderWeights::Finetuned,
-            },
-            // Controls (issue 14): what finetuning and what pretraining buy, same heads and folds.
-            EncoderHeads {
-                encoder: "A2-pretrained".into(),
-                heads: vec![HeadKind::Skip],
-                weights: EncoderWeights::Pretrained("A2".into()),
-            },
-            EncoderHeads {
-                encoder: "A2-untrained".into(),
-                heads: vec![HeadKind::Skip],
-                weights: EncoderWeights::Untrained("A2".into()),
-            },
-        ];
-        let quick = |batch_size, max_epochs, patience| ClassifierSettings {
-            shape: HeadShape::default(),
-            // The ablation runs' rate (spec §7.3): 1e-5 needs thousands of epochs on few windows.
-            lr: 1e-3,
-            batch_size,
-            max_epochs,
-            patience,
-            evaluated: EvaluatedWeights::Best,
-            ..ClassifierSettings::official()
-        };
-        // Batch 32 on the synthetic profiles: a few-shot training set of a few hundred windows at
-        // batch 256 gives one or two Adam steps per epoch, and the heads stay at the class prior
-        // (small, SPC 20: accuracy 0.18 at batch 256 vs 0.42 at batch 32 after 60 epochs).
-        match profile {
-            Profile::Smoke => Config {
-                encoders,
-                classifier: quick(32, 40, 8),
-                embed_batch_size: 64,
-            },
-            Profile::Small => Config {
-                encoders,
-                classifier: quick(32, 60, 10),
-                embed_batch_size: 64,
-            },
-            // The paper's runs: lr 1e-5, batch 512, patience 40, last epoch evaluated.
-            Profile::Paper => Config {
-                encoders,
-                classifier: ClassifierSettings::official(),
-                embed_batch_size: 2500,
-            },
-        }
+    pub fn for_profile(profile: &Profile) -> Result<Self> {
+        profile.section("e04-classify")
     }
 }
 
@@ -210,12 +157,24 @@ impl Experiment for E04Classify {
         &["e02-pretrain", "e03-finetune"]
     }
 
-    fn datasets(&self, profile: Profile) -> Vec<String> {
-        profile.data().labelled
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
+        profile.data().labelled.clone()
     }
 
-    fn config(&self, profile: Profile) -> Result<toml::Value> {
-        Ok(toml::Value::try_from(Config::for_profile(profile))?)
+    fn figures(&self, profile: &Profile) -> Vec<&'static str> {
+        // Figures of the second labelled set need one.
+        let n_sets = profile.data().labelled.len();
+        let needs: &[(&str, usize)] = &[("fig12", 2), ("fig17", 2)];
+        self.targets()
+            .iter()
+            .filter(|t| t.kind == TargetKind::Figure)
+            .map(|t| t.name)
+            .filter(|name| needs.iter().all(|(f, n)| f != name || n_sets >= *n))
+            .collect()
+    }
+
+    fn config(&self, profile: &Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
     }
 
     fn source_dirs(&self) -> &'static [&'static str] {
@@ -253,7 +212,7 @@ impl Experiment for E04Classify {
         let mut rows: Vec<RunRow> = Vec::new();
         let mut classes_by_dataset = BTreeMap::new();
         let (mut feature_seconds, mut head_seconds) = (0.0, 0.0);
-        for manifest in ctx.profile.data().labelled {
+        for manifest in ctx.profile.data().labelled.clone() {
             let dataset = display_name(&manifest);
             let set = ctx.open(&manifest)?;
             let classes = set.classes().context("the labelled set has no classes")?.to_vec();
@@ -593,7 +552,11 @@ fn write_results(
 fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<String, Vec<String>>) -> Result<()> {
     let grouped = groups(rows);
     let reference: PaperReference = toml::from_str(PAPER_REFERENCE).context("parsing results/paper-reference/astromer2.toml")?;
-    for (dataset, target, title) in [("alcock", "fig11", "Alcock (Fig. 11)"), ("atlas", "fig12", "ATLAS (Fig. 12)")] {
+    // The profile's first labelled set is drawn as the paper's Alcock figures (11, 16), the
+    // second as its ATLAS ones (12, 17), whatever the surveys are.
+    let labelled: Vec<String> = ctx.profile.data().labelled.iter().map(|m| display_name(m)).collect();
+    for (dataset, (target, fig_no)) in labelled.iter().zip([("fig11", 11), ("fig12", 12)]) {
+        let (dataset, title) = (dataset.as_str(), format!("{dataset} (Fig. {fig_no})"));
         let mut series = Vec::new();
         let lines = [
             ("A2", HeadKind::Skip),
@@ -659,7 +622,7 @@ fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<St
             .map(|i| (i as f64, rs.iter().map(|r| r.gamma_raw[i] as f64).sum::<f64>() / rs.len() as f64))
             .collect();
         let s = plotting::LineSeries::new(format!("{dataset} SPC {spc}"), mean);
-        gamma_series.push(if dataset == "atlas" { s.dashed() } else { s });
+        gamma_series.push(if labelled.first() != Some(dataset) { s.dashed() } else { s });
     }
     let fig = plotting::line_chart(
         "A2 skip head: raw γ per layer (Fig. 13), mean over folds; initialised to 1/(blocks+1)",
@@ -673,7 +636,7 @@ fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<St
     ctx.figure("fig13", fig.svg, fig.png);
 
     // Figs. 16, 17: one block of rows per SPC, each row a true class normalised to 1.
-    for (dataset, target) in [("alcock", "fig16"), ("atlas", "fig17")] {
+    for (dataset, target) in labelled.iter().map(String::as_str).zip(["fig16", "fig17"]) {
         let Some(names) = classes.get(dataset) else { continue };
         let (mut labels, mut values, mut notes) = (Vec::new(), Vec::new(), Vec::new());
         for ((d, encoder, head, spc), rs) in &grouped {
@@ -747,8 +710,9 @@ mod tests {
         for bad in ["untrained:", "random:A2", "pretrained"] {
             assert!(EncoderWeights::try_from(bad.to_string()).is_err(), "{bad}");
         }
-        for p in [Profile::Smoke, Profile::Small, Profile::Paper] {
-            let cfg = Config::for_profile(p);
+        for name in ["smoke", "small", "paper"] {
+            let p = &Profile::shipped(name).unwrap();
+            let cfg = Config::for_profile(p).unwrap();
             let names: Vec<&str> = cfg.encoders.iter().map(|e| e.encoder.as_str()).collect();
             assert_eq!(names, ["A2", "A1", "A2-pretrained", "A2-untrained"], "{p}");
             // The config round-trips through TOML (the harness stores it in the results).

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use baselines::{BaselineKind, BaselineSettings};
-use classifier::{ClassifierSettings, EvaluatedWeights, HeadKind, HeadShape, PooledFeatures};
+use classifier::{ClassifierSettings, HeadKind, PooledFeatures};
 use evaluation::{object_metrics, window_metrics, ClassificationMetrics, FoldSummary};
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
 use lightcurve::{LightCurveSet, PaddedWindow, WindowPolicy};
@@ -41,61 +41,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn for_profile(profile: Profile) -> Self {
-        let quick = |width: usize, batch_size, max_epochs, patience| BaselineSettings {
-            d_model: width,
-            gru_units: width,
-            head: HeadShape::default(),
-            lr: 1e-3,
-            batch_size,
-            max_epochs,
-            patience,
-            evaluated: EvaluatedWeights::Best,
-            ..BaselineSettings::official()
-        };
-        let baselines = BaselineKind::ALL.to_vec();
-        let encoder = "A2".to_string();
-        let encoder_heads = vec![HeadKind::Skip, HeadKind::Max];
-        let control_encoders = vec!["A2-untrained".to_string()];
-        // Oversampling 5 up to 5 cycles/day (periods ≥ 0.2 d) keeps the period search to seconds per
-        // hundred curves; 300 trees as the reference script.
-        let classical = classical_rows::ClassicalSettings {
-            features: classical::FeatureSettings::default(),
-            forest: classical::ForestSettings { n_trees: 300, seed: 0 },
-        };
-        match profile {
-            // Width 32 on 2 cores; e04's smoke heads also train at most 40 epochs.
-            Profile::Smoke => Config {
-                baselines,
-                encoder,
-                encoder_heads: encoder_heads.clone(),
-                control_encoders: control_encoders.clone(),
-                settings: quick(32, 32, 15, 5),
-                eval_batch_size: 256,
-                classical: classical.clone(),
-            },
-            // Width 64 (the paper: 256) and at most 15 epochs, so the 54 baseline trainings (most
-            // of them GRUs over 200 steps) fit in about half an hour on 2 cores.
-            Profile::Small => Config {
-                baselines,
-                encoder,
-                encoder_heads: encoder_heads.clone(),
-                control_encoders: control_encoders.clone(),
-                settings: quick(64, 64, 15, 4),
-                eval_batch_size: 256,
-                classical: classical.clone(),
-            },
-            // The updates2025 runs: width 256, lr 1e-3, batch 3000, patience 40, last epoch evaluated.
-            Profile::Paper => Config {
-                baselines,
-                encoder,
-                encoder_heads,
-                control_encoders,
-                settings: BaselineSettings::official(),
-                eval_batch_size: 3000,
-                classical,
-            },
-        }
+    pub fn for_profile(profile: &Profile) -> Result<Self> {
+        profile.section("e05-ablation")
     }
 
     /// The head recipe of every row trained here (A2 heads, the classical MLP): the baselines'
@@ -209,12 +156,12 @@ impl Experiment for E05Ablation {
         &["e04-classify"]
     }
 
-    fn datasets(&self, profile: Profile) -> Vec<String> {
-        profile.data().labelled
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
+        profile.data().labelled.clone()
     }
 
-    fn config(&self, profile: Profile) -> Result<toml::Value> {
-        Ok(toml::Value::try_from(Config::for_profile(profile))?)
+    fn config(&self, profile: &Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
     }
 
     fn source_dirs(&self) -> &'static [&'static str] {
@@ -251,7 +198,7 @@ impl Experiment for E05Ablation {
         let started = Instant::now();
         let mut rows = Vec::new();
         let mut failures: Vec<String> = Vec::new();
-        for manifest in ctx.profile.data().labelled {
+        for manifest in ctx.profile.data().labelled.clone() {
             let dataset = e03_finetune::display_name(&manifest).to_string();
             let set = ctx.open(&manifest)?;
             let n_classes = set.classes().context("the labelled set has no classes")?.len();

@@ -15,11 +15,12 @@ use harness::Profile;
 fn classical_rows_on_the_small_sets() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut store = datasets::DataStore::new(root.join("data-manifests"), root.join("data"));
-    let cfg = e05_ablation::Config::for_profile(Profile::Small);
-    let few_shot = e03_finetune::Config::for_profile(Profile::Small).few_shot;
+    let small = Profile::shipped("small").unwrap();
+    let cfg = e05_ablation::Config::for_profile(&small).unwrap();
+    let few_shot = e03_finetune::Config::for_profile(&small).unwrap().few_shot;
     let head = cfg.head_settings();
     let dev = astromer::default_device(cfg.settings.seed);
-    for manifest in Profile::Small.data().labelled {
+    for manifest in small.data().labelled.clone() {
         let m = store.manifest(&manifest).unwrap();
         let prepared = store.prepare(&m, true).unwrap();
         let set = store.open(&prepared).unwrap();

@@ -36,14 +36,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn for_profile(_profile: Profile) -> Self {
-        Config {
-            encoder: "A2".into(),
-            block: 0,
-            ls_oversampling: 10.0,
-            // Periods down to 0.1 d: the shortest of the labelled classes (EC, RRc) sit above.
-            ls_max_frequency: 10.0,
-        }
+    pub fn for_profile(profile: &Profile) -> Result<Self> {
+        profile.section(NAME)
     }
 }
 
@@ -315,12 +309,12 @@ impl Experiment for E06Attention {
         &["e03-finetune"]
     }
 
-    fn datasets(&self, profile: Profile) -> Vec<String> {
-        profile.data().labelled
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
+        profile.data().labelled.clone()
     }
 
-    fn config(&self, profile: Profile) -> Result<toml::Value> {
-        Ok(toml::Value::try_from(Config::for_profile(profile))?)
+    fn config(&self, profile: &Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
     }
 
     fn source_dirs(&self) -> &'static [&'static str] {
@@ -341,7 +335,7 @@ impl Experiment for E06Attention {
         let cfg: Config = ctx.config()?;
         let mut probed = Vec::new();
         let mut rows = Vec::new();
-        for manifest in ctx.profile.data().labelled {
+        for manifest in ctx.profile.data().labelled.clone() {
             let setup = ProbeSetup::load(ctx, &manifest, &cfg.encoder)?;
             let dir = ctx.dataset(&manifest).context("prepared data set")?.dir.clone();
             let truth = true_periods(&dir)?;

@@ -27,25 +27,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn for_profile(profile: Profile) -> Self {
-        let windows_per_class = match profile {
-            Profile::Smoke => 20,
-            Profile::Small | Profile::Paper => 100,
-        };
-        let tsne = TsneSettings {
-            iterations: match profile {
-                Profile::Smoke => 300,
-                _ => 1000,
-            },
-            ..TsneSettings::default()
-        };
-        Config {
-            encoder: "A2".into(),
-            windows_per_class,
-            reductions: vec![Reduction::Mean, Reduction::Max, Reduction::Concat],
-            tsne,
-            batch_size: 64,
-        }
+    pub fn for_profile(profile: &Profile) -> Result<Self> {
+        profile.section("e07-embeddings")
     }
 }
 
@@ -152,12 +135,24 @@ impl Experiment for E07Embeddings {
         &["e03-finetune"]
     }
 
-    fn datasets(&self, profile: Profile) -> Vec<String> {
-        profile.data().labelled
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
+        profile.data().labelled.clone()
     }
 
-    fn config(&self, profile: Profile) -> Result<toml::Value> {
-        Ok(toml::Value::try_from(Config::for_profile(profile))?)
+    fn figures(&self, profile: &Profile) -> Vec<&'static str> {
+        // Figures of the second labelled set need one.
+        let n_sets = profile.data().labelled.len();
+        let needs: &[(&str, usize)] = &[("fig15", 2)];
+        self.targets()
+            .iter()
+            .filter(|t| t.kind == TargetKind::Figure)
+            .map(|t| t.name)
+            .filter(|name| needs.iter().all(|(f, n)| f != name || n_sets >= *n))
+            .collect()
+    }
+
+    fn config(&self, profile: &Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
     }
 
     fn source_dirs(&self) -> &'static [&'static str] {
@@ -178,8 +173,12 @@ impl Experiment for E07Embeddings {
         let cfg: Config = ctx.config()?;
         let mut silhouettes = Vec::new();
         let mut silhouette_series = Vec::new();
-        for manifest in ctx.profile.data().labelled {
-            let setup = ProbeSetup::load(ctx, &manifest, &cfg.encoder)?;
+        let labelled = ctx.profile.data().labelled.clone();
+        // The first labelled set is drawn as the paper's Alcock (Fig. 14, solid), the second as
+        // its ATLAS (Fig. 15, dashed), whatever the surveys are.
+        for (position, manifest) in labelled.iter().enumerate() {
+            let second = position > 0;
+            let setup = ProbeSetup::load(ctx, manifest, &cfg.encoder)?;
             let (windows, labels) = sample_windows(&setup, cfg.windows_per_class)?;
             anyhow::ensure!(windows.len() >= 2, "{}: fewer than 2 test windows to embed", setup.dataset);
             println!(
@@ -233,12 +232,12 @@ impl Experiment for E07Embeddings {
                             cfg.encoder,
                             setup.fold,
                             setup.spc,
-                            if setup.dataset == "atlas" { 15 } else { 14 }
+                            if second { 15 } else { 14 }
                         )),
                         &panels,
                         2,
                     )?;
-                    ctx.figure(if setup.dataset == "atlas" { "fig15" } else { "fig14" }, fig.svg, fig.png);
+                    ctx.figure(if second { "fig15" } else { "fig14" }, fig.svg, fig.png);
                 }
                 let mut points = Vec::new();
                 for (k, m) in reps.iter_mut().enumerate() {
@@ -254,18 +253,23 @@ impl Experiment for E07Embeddings {
                     points.push((k as f64, s));
                 }
                 let line = plotting::LineSeries::new(format!("{} {}", setup.dataset, reduction.as_str()), points);
-                silhouette_series.push(if setup.dataset == "atlas" { line.dashed() } else { line });
+                silhouette_series.push(if second { line.dashed() } else { line });
                 bar.inc(1);
             }
             bar.finish_and_clear();
         }
-        if ctx.profile == Profile::Paper {
+        if ctx.profile.paper_data() {
             let pts = PAPER_CONCAT.iter().enumerate().map(|(i, &s)| ((i + 1) as f64, s)).collect();
             // Solid like the other Alcock lines; the legend names it.
             silhouette_series.push(plotting::LineSeries::new("alcock concat, official notebook", pts));
         }
+        let names: Vec<&str> = labelled.iter().map(|m| e03_finetune::display_name(m)).collect();
+        let title = match names.as_slice() {
+            [first, second, ..] => format!("Class silhouette per layer (Fig. A.1): {first} solid, {second} dashed"),
+            _ => "Class silhouette per layer (Fig. A.1)".to_string(),
+        };
         let fig = plotting::line_chart(
-            "Class silhouette per layer (Fig. A.1): Alcock solid, ATLAS dashed",
+            &title,
             "representation (0 = input embedding, k = block k)",
             "silhouette (cosine, after StandardScaler + L2)",
             &silhouette_series,

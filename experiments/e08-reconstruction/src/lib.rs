@@ -27,15 +27,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn for_profile(_profile: Profile) -> Self {
-        let attention = e06_attention::Config::for_profile(_profile);
-        Config {
-            encoder: "A2".into(),
-            seed: 11,
-            batch_size: 64,
-            ls_oversampling: attention.ls_oversampling,
-            ls_max_frequency: attention.ls_max_frequency,
-        }
+    pub fn for_profile(profile: &Profile) -> Result<Self> {
+        profile.section("e08-reconstruction")
     }
 }
 
@@ -170,12 +163,12 @@ impl Experiment for E08Reconstruction {
         &["e03-finetune"]
     }
 
-    fn datasets(&self, profile: Profile) -> Vec<String> {
-        profile.data().labelled
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
+        profile.data().labelled.clone()
     }
 
-    fn config(&self, profile: Profile) -> Result<toml::Value> {
-        Ok(toml::Value::try_from(Config::for_profile(profile))?)
+    fn config(&self, profile: &Profile) -> Result<toml::Value> {
+        Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
     }
 
     fn source_dirs(&self) -> &'static [&'static str] {
@@ -197,7 +190,7 @@ impl Experiment for E08Reconstruction {
         let mut example_rows = Vec::new();
         let mut class_rows = Vec::new();
         let mut panels = Vec::new();
-        for (d, manifest) in ctx.profile.data().labelled.into_iter().enumerate() {
+        for (d, manifest) in ctx.profile.data().labelled.clone().into_iter().enumerate() {
             let setup = ProbeSetup::load(ctx, &manifest, &cfg.encoder)?;
             let mask = setup.finetune.finetune.mask;
             let dir = ctx.dataset(&manifest).context("prepared data set")?.dir.clone();

@@ -44,10 +44,18 @@ pub trait Experiment: Send + Sync {
     fn upstream_artifacts(&self) -> &'static [&'static str] {
         &[]
     }
+    /// The figure targets a run under `profile` draws (default: all of them). An experiment whose
+    /// figures follow the profile's labelled sets (one figure per set) drops those it cannot draw,
+    /// so that a profile with one labelled set is not forever "missing" the second set's figure.
+    fn figures(&self, profile: &Profile) -> Vec<&'static str> {
+        let _ = profile;
+        self.targets().iter().filter(|t| t.kind == TargetKind::Figure).map(|t| t.name).collect()
+    }
     /// Manifest names this experiment reads under a profile.
-    fn datasets(&self, profile: Profile) -> Vec<String>;
-    /// The typed configuration for a profile, serialised (its hash decides reruns).
-    fn config(&self, profile: Profile) -> anyhow::Result<toml::Value>;
+    fn datasets(&self, profile: &Profile) -> Vec<String>;
+    /// The typed configuration for a profile (usually `profile.section(self.name())`, checked),
+    /// serialised (its hash decides reruns).
+    fn config(&self, profile: &Profile) -> anyhow::Result<toml::Value>;
     /// Workspace-relative folders whose sources the results depend on (their hash decides reruns).
     fn source_dirs(&self) -> &'static [&'static str];
     fn run(&self, ctx: &mut RunContext<'_>) -> anyhow::Result<()>;

@@ -42,6 +42,22 @@ impl Registry {
             })
     }
 
+    /// A profile's `[<experiment>]` sections must each name an experiment (a misspelt section name
+    /// would otherwise be ignored silently).
+    pub fn check_sections(&self, profile: &Profile) -> anyhow::Result<()> {
+        for section in profile.section_names() {
+            if self.get(section).is_none() {
+                let known: Vec<&str> = self.experiments().map(|e| e.name()).collect();
+                bail!(
+                    "{}: section [{section}] names no experiment (known: {})",
+                    profile.origin().display(),
+                    known.join(", ")
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Experiments needed for `targets`, upstream first.
     pub fn plan(&self, targets: &[String]) -> anyhow::Result<Vec<&dyn Experiment>> {
         let mut wanted: BTreeSet<&str> = BTreeSet::new();
@@ -115,28 +131,42 @@ impl<'a> Runner<'a> {
         }
     }
 
-    pub fn results_path(&self, profile: Profile, experiment: &str) -> PathBuf {
+    pub fn results_path(&self, profile: &Profile, experiment: &str) -> PathBuf {
         self.root.join("results").join(profile.as_str()).join(format!("{experiment}.toml"))
     }
 
-    pub fn figure_path(&self, profile: Profile, target: &str, ext: &str) -> PathBuf {
+    pub fn figure_path(&self, profile: &Profile, target: &str, ext: &str) -> PathBuf {
         self.root.join("figures").join(profile.as_str()).join(format!("{target}.{ext}"))
     }
 
-    pub fn artifacts_dir(&self, profile: Profile, experiment: &str) -> PathBuf {
+    pub fn artifacts_dir(&self, profile: &Profile, experiment: &str) -> PathBuf {
         self.root.join("artifacts").join(profile.as_str()).join(experiment)
     }
 
     /// Runs the plan for `targets`; returns each experiment's outcome.
     pub fn reproduce(&mut self, targets: &[String], opts: &ReproduceOptions) -> anyhow::Result<Vec<(String, Outcome)>> {
         let plan = self.registry.plan(targets)?;
+        self.registry.check_sections(&opts.profile)?;
+        for t in targets {
+            if let Ok(exp) = self.registry.resolve(t) {
+                let is_figure = exp.targets().iter().any(|x| x.name == t && x.kind == TargetKind::Figure);
+                if is_figure && !exp.figures(&opts.profile).contains(&t.as_str()) {
+                    bail!(
+                        "{t} is not drawn under profile {} ({}): it needs a labelled set the profile does not list (it draws {})",
+                        opts.profile,
+                        opts.profile.origin().display(),
+                        exp.figures(&opts.profile).join(", ")
+                    );
+                }
+            }
+        }
         // Decide every experiment first (fingerprints are deterministic), then let experiments that
         // must run pull in upstreams whose artifacts they need but which are missing.
         let mut decided = Vec::with_capacity(plan.len());
         let mut fingerprints: BTreeMap<String, String> = BTreeMap::new();
         for exp in &plan {
             let name = exp.name();
-            let profile = opts.profile;
+            let profile = &opts.profile;
             let mut prepared = BTreeMap::new();
             for ds in exp.datasets(profile) {
                 let m = self.store.manifest(&ds)?;
@@ -184,9 +214,9 @@ impl<'a> Runner<'a> {
                 None => vec!["it has no results yet".to_string()],
                 Some(before) => now.reasons_against(&before),
             };
-            for t in exp.targets().iter().filter(|t| t.kind == TargetKind::Figure) {
+            for figure in exp.figures(profile) {
                 for ext in ["svg", "png"] {
-                    let p = self.figure_path(profile, t.name, ext);
+                    let p = self.figure_path(profile, figure, ext);
                     if !p.exists() {
                         reasons.push(format!("{} is missing", p.strip_prefix(&self.root).unwrap_or(&p).display()));
                     }
@@ -205,7 +235,7 @@ impl<'a> Runner<'a> {
             let (needer, needs) = (decided[i].0.name(), decided[i].0.upstream_artifacts());
             for j in 0..i {
                 let (up, _, _, up_now, up_reasons) = &mut decided[j];
-                if needs.contains(&up.name()) && up_reasons.is_empty() && !self.artifacts_match(opts.profile, up.name(), &up_now.fingerprint) {
+                if needs.contains(&up.name()) && up_reasons.is_empty() && !self.artifacts_match(&opts.profile, up.name(), &up_now.fingerprint) {
                     up_reasons.push(format!("{needer} needs its artifacts, which are missing here (results are committed, artifacts are not)"));
                 }
             }
@@ -214,7 +244,7 @@ impl<'a> Runner<'a> {
         let mut outcomes = Vec::new();
         for (exp, prepared, config, now, reasons) in decided {
             let name = exp.name();
-            let profile = opts.profile;
+            let profile = &opts.profile;
             if reasons.is_empty() {
                 println!("{name}: up to date (config, code, data and upstream unchanged)");
                 outcomes.push((name.to_string(), Outcome::UpToDate));
@@ -227,7 +257,7 @@ impl<'a> Runner<'a> {
             }
             let started = std::time::Instant::now();
             let mut ctx = RunContext {
-                profile,
+                profile: profile.clone(),
                 store: &self.store,
                 datasets: prepared,
                 artifacts_dir: self.artifacts_dir(profile, name),
@@ -262,16 +292,16 @@ impl<'a> Runner<'a> {
     }
 
     /// Whether the artifacts folder of `experiment` is stamped with `fingerprint`.
-    fn artifacts_match(&self, profile: Profile, experiment: &str, fingerprint: &str) -> bool {
+    fn artifacts_match(&self, profile: &Profile, experiment: &str, fingerprint: &str) -> bool {
         std::fs::read_to_string(self.artifacts_dir(profile, experiment).join(".fingerprint")).is_ok_and(|s| s.trim() == fingerprint)
     }
 
-    fn read_results(&self, profile: Profile, experiment: &str) -> Option<toml::Table> {
+    fn read_results(&self, profile: &Profile, experiment: &str) -> Option<toml::Table> {
         let text = std::fs::read_to_string(self.results_path(profile, experiment)).ok()?;
         toml::from_str(&text).ok()
     }
 
-    fn stored_provenance(&self, profile: Profile, experiment: &str) -> Option<Provenance> {
+    fn stored_provenance(&self, profile: &Profile, experiment: &str) -> Option<Provenance> {
         self.read_results(profile, experiment)?.get("provenance")?.clone().try_into().ok()
     }
 }

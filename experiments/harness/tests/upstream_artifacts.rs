@@ -25,10 +25,10 @@ impl Experiment for Up {
     fn targets(&self) -> &'static [Target] {
         UP_TARGETS
     }
-    fn datasets(&self, _: Profile) -> Vec<String> {
+    fn datasets(&self, _: &Profile) -> Vec<String> {
         Vec::new()
     }
-    fn config(&self, _: Profile) -> anyhow::Result<toml::Value> {
+    fn config(&self, _: &Profile) -> anyhow::Result<toml::Value> {
         Ok(toml::Value::Table(toml::Table::new()))
     }
     fn source_dirs(&self) -> &'static [&'static str] {
@@ -57,10 +57,10 @@ impl Experiment for Down {
     fn upstream_artifacts(&self) -> &'static [&'static str] {
         &["up"]
     }
-    fn datasets(&self, _: Profile) -> Vec<String> {
+    fn datasets(&self, _: &Profile) -> Vec<String> {
         Vec::new()
     }
-    fn config(&self, _: Profile) -> anyhow::Result<toml::Value> {
+    fn config(&self, _: &Profile) -> anyhow::Result<toml::Value> {
         let mut t = toml::Table::new();
         t.insert("k".into(), (DOWN_CONFIG.load(Ordering::SeqCst) as i64).into());
         Ok(toml::Value::Table(t))
@@ -83,7 +83,13 @@ fn ran(outcomes: &[(String, Outcome)], name: &str) -> bool {
 fn missing_upstream_artifacts_rerun_the_upstream_only_when_needed() {
     let root = tempfile::tempdir().unwrap();
     let registry = Registry::new(vec![Box::new(Up), Box::new(Down)]);
-    let opts = ReproduceOptions { profile: Profile::Smoke, locked: false, force: false, dry_run: false };
+    let profile = Profile::parse(
+        "t",
+        std::path::Path::new("profiles/t.toml"),
+        "description = \"t\"\npaper_data = false\nguard_baseline = false\n[data]\npretraining = \"p\"\nlabelled = []\n",
+    )
+    .unwrap();
+    let opts = ReproduceOptions { profile, locked: false, force: false, dry_run: false };
     let run = || Runner::new(root.path(), &registry).reproduce(&["down".to_string()], &opts).unwrap();
 
     let first = run();
