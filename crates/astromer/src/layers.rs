@@ -105,6 +105,21 @@ pub fn cached_tensor<S: Shape, D: Device<f32>>(dev: &D, values: &[f32], shape: S
     t
 }
 
+/// One-hot rows (`labels.len()` × `n_classes`) for a cross-entropy target; labels must be below
+/// `n_classes` (the callers check them once per set).
+pub fn one_hot<D: Device<f32>>(dev: &D, labels: &[usize], n_classes: usize) -> Tensor2<D> {
+    cached_tensor(dev, &one_hot_rows(labels, n_classes), (labels.len(), n_classes))
+}
+
+/// The rows of [`one_hot`] on the host, row-major.
+pub fn one_hot_rows(labels: &[usize], n_classes: usize) -> Vec<f32> {
+    let mut v = vec![0.0f32; labels.len() * n_classes];
+    for (i, &l) in labels.iter().enumerate() {
+        v[i * n_classes + l] = 1.0;
+    }
+    v
+}
+
 /// Dense layer `y = x W + b` with a Keras-layout kernel `weight` of shape (in, out).
 #[derive(Clone, Debug)]
 pub struct Dense<D: Device<f32>> {

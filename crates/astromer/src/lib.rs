@@ -30,7 +30,7 @@ pub use mask::{MaskFractions, MaskedBatch, ProbeRole, Visibility};
 pub use metrics::{masked_r2, masked_rmse};
 pub use model::{Astromer, BatchTensors, EncoderOutput, LossWeighting};
 pub use pretrain::{TrainOutcome, TrainSettings, TrainWindows, WindowRefresh};
-pub use train::{Adam, AdamSettings, StepStats, Trainer};
+pub use train::{Adam, AdamSettings, EarlyStopping, Parameters, StepStats, Trainer};
 
 /// Re-export of the tensor library, so dependants use the same version.
 pub use dfdx;

@@ -20,7 +20,7 @@ use crate::error::{CheckpointError, ModelError};
 use crate::mask::{MaskFractions, MaskedBatch};
 use crate::metrics::{masked_r2, masked_rmse};
 use crate::model::LossWeighting;
-use crate::train::{AdamSettings, Trainer};
+use crate::train::{AdamSettings, EarlyStopping, Trainer};
 
 /// Whether training windows and masks are redrawn each epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -313,14 +313,13 @@ pub fn train<D: Device<f32>>(
             seconds: started.elapsed().as_secs_f64(),
             train_windows_per_s: seen as f64 / train_seconds.max(1e-9),
         };
-        if val_loss < state.best_val_loss {
-            state.best_val_loss = val_loss;
-            state.best_epoch = Some(epoch);
+        let mut stopping = EarlyStopping::resume(settings.patience, state.best_val_loss, state.best_epoch);
+        if stopping.observe(epoch, val_loss) {
+            (state.best_val_loss, state.best_epoch) = (stopping.best_loss(), stopping.best_epoch());
             save_atomically(&dir.join(BEST), |d| trainer.model.save(d))?;
         }
         state.history.push(log);
-        let since_best = epoch - state.best_epoch.unwrap_or(0);
-        if since_best >= settings.patience || epoch + 1 == settings.max_epochs {
+        if stopping.should_stop(epoch) || epoch + 1 == settings.max_epochs {
             state.finished = true;
         }
         // The last checkpoint is written after `best/`, so a crash in between at worst repeats an epoch.

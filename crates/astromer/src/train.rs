@@ -1,11 +1,13 @@
-//! Adam over the model's named parameters, and the pretraining/finetuning step (spec §7).
+//! The workspace's one optimiser (Adam, Keras form) over any model's named parameters, its one
+//! early-stopping rule, and the pretraining/finetuning step (spec §7). The classification heads
+//! and the supervised baselines train with the same [`Adam`] and [`EarlyStopping`].
 
 use dfdx::prelude::*;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
-use crate::layers::{Dropout, ParamMut, Tensor1};
+use crate::layers::{Dropout, NamedParams, NamedParamsMut, ParamMut, ParamRef, Tensor1};
 use crate::mask::MaskedBatch;
 use crate::metrics::masked_r2;
 use crate::model::{reconstruction_loss, Astromer, LossWeighting};
@@ -37,6 +39,66 @@ impl Default for AdamSettings {
     }
 }
 
+/// A model's trainable tensors, named, in one fixed order: what [`Adam`] updates. Both lists
+/// must name the same tensors in the same order.
+pub trait Parameters<D: Device<f32>> {
+    fn named_params(&self) -> NamedParams<'_, D>;
+    fn named_params_mut(&mut self) -> NamedParamsMut<'_, D>;
+}
+
+impl<D: Device<f32>> Parameters<D> for Astromer<D> {
+    fn named_params(&self) -> NamedParams<'_, D> {
+        self.params()
+    }
+    fn named_params_mut(&mut self) -> NamedParamsMut<'_, D> {
+        self.params_mut()
+    }
+}
+
+/// The one early-stopping rule of every training loop (pretraining, finetuning, heads,
+/// baselines), Keras's `EarlyStopping` on a validation loss: an epoch improves when its loss is
+/// strictly below the best so far, and training stops at an epoch that did not improve,
+/// `patience` epochs after the best (with patience 0: at the first epoch that does not improve).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EarlyStopping {
+    patience: usize,
+    best_loss: f64,
+    best_epoch: Option<usize>,
+}
+
+impl EarlyStopping {
+    pub fn new(patience: usize) -> Self {
+        Self::resume(patience, f64::INFINITY, None)
+    }
+
+    /// The rule's state after the epochs of an interrupted run.
+    pub fn resume(patience: usize, best_loss: f64, best_epoch: Option<usize>) -> Self {
+        Self { patience, best_loss, best_epoch }
+    }
+
+    /// Records `epoch`'s validation loss; true when it is the new best.
+    pub fn observe(&mut self, epoch: usize, loss: f64) -> bool {
+        let improved = loss < self.best_loss;
+        if improved {
+            (self.best_loss, self.best_epoch) = (loss, Some(epoch));
+        }
+        improved
+    }
+
+    /// Whether training stops after `epoch` (observed).
+    pub fn should_stop(&self, epoch: usize) -> bool {
+        self.best_epoch.is_some_and(|best| epoch > best && epoch - best >= self.patience)
+    }
+
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.best_epoch
+    }
+
+    pub fn best_loss(&self) -> f64 {
+        self.best_loss
+    }
+}
+
 /// First and second moments of one parameter (flattened).
 #[derive(Clone, Debug)]
 pub struct Moments<D: Device<f32>> {
@@ -53,19 +115,22 @@ pub struct Adam<D: Device<f32>> {
     pub config: AdamSettings,
     /// Number of updates applied so far (t of the bias correction).
     pub step: u64,
-    /// One entry per model parameter, in `Astromer::params()` order.
+    /// One entry per model parameter, in [`Parameters::named_params`] order.
     pub moments: Vec<Moments<D>>,
 }
 
 impl<D: Device<f32>> Adam<D> {
     /// Zero moments for every parameter of `model`.
-    pub fn new(config: AdamSettings, model: &Astromer<D>) -> Self {
-        let dev = model.device().clone();
+    pub fn new<M: Parameters<D>>(config: AdamSettings, model: &M) -> Self {
         let moments = model
-            .params()
+            .named_params()
             .into_iter()
             .map(|(name, p)| {
                 let n = p.numel();
+                let dev = match p {
+                    ParamRef::R1(t) => t.device().clone(),
+                    ParamRef::R2(t) => t.device().clone(),
+                };
                 Moments {
                     name,
                     m: dev.zeros_like(&(n,)),
@@ -81,11 +146,7 @@ impl<D: Device<f32>> Adam<D> {
     }
 
     /// Applies one update from `grads` (which must hold a gradient for every parameter).
-    pub fn update(
-        &mut self,
-        model: &mut Astromer<D>,
-        grads: &Gradients<f32, D>,
-    ) -> Result<(), ModelError> {
+    pub fn update<M: Parameters<D>>(&mut self, model: &mut M, grads: &Gradients<f32, D>) -> Result<(), ModelError> {
         self.step += 1;
         let t = self.step as f64;
         let c = self.config;
@@ -96,7 +157,7 @@ impl<D: Device<f32>> Adam<D> {
             alpha,
             c.eps as f32,
         );
-        let params = model.params_mut();
+        let params = model.named_params_mut();
         if params.len() != self.moments.len() {
             return Err(ModelError::InvalidConfig(format!(
                 "optimizer has {} moment entries, model has {} parameters",
@@ -204,5 +265,47 @@ impl<D: Device<f32>> Trainer<D> {
         let pred = self.model.forward(bt.mag.clone(), &bt, &mut Dropout::off());
         let loss = reconstruction_loss(pred.clone(), &bt).as_vec()[0];
         Ok(StepStats::new(loss, &pred.as_vec(), batch))
+    }
+}
+
+#[cfg(test)]
+mod early_stopping_tests {
+    use super::EarlyStopping;
+
+    /// Epochs whose loss improves, and the epoch after which training stops.
+    fn run(patience: usize, losses: &[f64]) -> (Vec<usize>, Option<usize>) {
+        let mut rule = EarlyStopping::new(patience);
+        let mut improved = Vec::new();
+        for (epoch, &loss) in losses.iter().enumerate() {
+            if rule.observe(epoch, loss) {
+                improved.push(epoch);
+            }
+            if rule.should_stop(epoch) {
+                return (improved, Some(epoch));
+            }
+        }
+        (improved, None)
+    }
+
+    #[test]
+    fn keras_rule_strict_improvement_and_patience() {
+        // Equal losses do not improve; stop `patience` epochs after the best.
+        assert_eq!(run(2, &[3.0, 2.0, 2.0, 2.5, 1.0]), (vec![0, 1], Some(3)));
+        assert_eq!(run(3, &[3.0, 2.0, 2.0, 2.5, 1.0, 1.5]), (vec![0, 1, 4], None));
+        // Patience 0 (Keras): the first epoch that does not improve stops, never the first epoch.
+        assert_eq!(run(0, &[3.0, 2.0, 2.5, 1.0]), (vec![0, 1], Some(2)));
+        assert_eq!(run(0, &[3.0]), (vec![0], None));
+    }
+
+    #[test]
+    fn resumed_rule_continues_the_interrupted_one() {
+        let mut whole = EarlyStopping::new(2);
+        for (e, l) in [3.0, 2.0, 2.5].into_iter().enumerate() {
+            whole.observe(e, l);
+        }
+        let mut resumed = EarlyStopping::resume(2, 2.0, Some(1));
+        assert_eq!(resumed, whole);
+        assert!(!resumed.observe(3, 2.2));
+        assert!(resumed.should_stop(3));
     }
 }

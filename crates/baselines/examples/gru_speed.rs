@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use baselines::{train_batch, BaselineKind, BaselineModel, BaselineSettings, KerasAdamHandle};
+use baselines::{train_batch, BaselineKind, BaselineModel, BaselineSettings};
 use lightcurve::{PaddedWindow, WindowMeans};
 
 fn window(i: usize, len: usize) -> PaddedWindow {
@@ -44,12 +44,12 @@ fn main() {
                 ..BaselineSettings::official()
             };
             let mut model = BaselineModel::new(&dev, kind, 2, &s);
-            let mut adam = KerasAdamHandle::new(&dev, &model);
-            train_batch(&mut model, &mut adam, &windows, &labels, &s); // warm-up
+            let mut adam = astromer::Adam::new(s.adam(), &model);
+            train_batch(&mut model, &mut adam, &windows, &labels); // warm-up
             let reps = 3;
             let t0 = Instant::now();
             for _ in 0..reps {
-                train_batch(&mut model, &mut adam, &windows, &labels, &s);
+                train_batch(&mut model, &mut adam, &windows, &labels);
             }
             let per_batch = t0.elapsed().as_secs_f64() / reps as f64;
             let t1 = Instant::now();

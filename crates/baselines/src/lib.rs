@@ -28,4 +28,4 @@ pub mod train;
 pub use error::BaselineError;
 pub use gru::Gru;
 pub use model::{BaselineKind, BaselineModel, BaselineSettings};
-pub use train::{loss_and_accuracy, train_baseline, train_batch, KerasAdamHandle, TrainedBaseline};
+pub use train::{loss_and_accuracy, train_baseline, train_batch, TrainedBaseline};

@@ -87,6 +87,16 @@ pub struct BaselineSettings {
 }
 
 impl BaselineSettings {
+    /// The optimiser these settings describe (the workspace's one Adam).
+    pub fn adam(&self) -> astromer::AdamSettings {
+        astromer::AdamSettings {
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+        }
+    }
+
     /// The official ablation runs (spec §8.1–8.2, `baseline_clf.py`).
     pub fn official() -> Self {
         Self {
@@ -253,7 +263,7 @@ impl<D: Device<f32>> BaselineModel<D> {
         out
     }
 
-    pub(crate) fn params_mut(&mut self) -> Vec<ParamMut<'_, D>> {
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, D>> {
         let mut out = Vec::new();
         if let Some(e) = &mut self.embedding {
             out.push(ParamMut::R2(&mut e.magnitude.weight));
@@ -493,5 +503,16 @@ mod tests {
             m.logits(&[over], 4),
             Err(BaselineError::Malformed { .. })
         ));
+    }
+}
+
+/// Parameters named by position (`param<i>`, [`BaselineModel::params`] order): the names only
+/// check that the optimiser and the model agree.
+impl<D: Device<f32>> astromer::Parameters<D> for BaselineModel<D> {
+    fn named_params(&self) -> astromer::layers::NamedParams<'_, D> {
+        self.params().into_iter().enumerate().map(|(i, p)| (format!("param{i}"), p)).collect()
+    }
+    fn named_params_mut(&mut self) -> astromer::layers::NamedParamsMut<'_, D> {
+        self.params_mut().into_iter().enumerate().map(|(i, p)| (format!("param{i}"), p)).collect()
     }
 }

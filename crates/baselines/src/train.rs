@@ -1,7 +1,8 @@
 //! Training a baseline from scratch: Keras Adam, cross-entropy on logits, per-epoch validation
 //! loss and accuracy, early stopping on the validation loss.
 
-use astromer::layers::{cached_tensor, ParamMut, ParamRef, Tensor1, Tensor2};
+use astromer::layers::{one_hot, ParamRef};
+use astromer::{Adam, EarlyStopping};
 use classifier::{EvaluatedWeights, HeadEpoch};
 use dfdx::losses::cross_entropy_with_logits_loss;
 use dfdx::prelude::*;
@@ -24,79 +25,12 @@ pub struct TrainedBaseline<D: Device<f32>> {
     pub evaluated_epoch: usize,
 }
 
-/// Adam as Keras (TF ≥ 2.11): m ← m + (g − m)(1 − β1), v ← v + (g² − v)(1 − β2),
-/// p ← p − lr·sqrt(1 − β2^t)/(1 − β1^t) · m / (sqrt(v) + ε).
-struct KerasAdam<D: Device<f32>> {
-    step: u64,
-    moments: Vec<(Tensor1<D>, Tensor1<D>)>,
-}
-
-impl<D: Device<f32>> KerasAdam<D> {
-    fn new(dev: &D, model: &BaselineModel<D>) -> Self {
-        let moments = model
-            .params()
-            .iter()
-            .map(|p| (dev.zeros_like(&(p.numel(),)), dev.zeros_like(&(p.numel(),))))
-            .collect();
-        Self { step: 0, moments }
-    }
-
-    fn update(
-        &mut self,
-        model: &mut BaselineModel<D>,
-        grads: &Gradients<f32, D>,
-        s: &BaselineSettings,
-    ) {
-        self.step += 1;
-        let t = self.step as f64;
-        let alpha = (s.lr * (1.0 - s.beta2.powf(t)).sqrt() / (1.0 - s.beta1.powf(t))) as f32;
-        let c = (
-            1.0 - s.beta1 as f32,
-            1.0 - s.beta2 as f32,
-            alpha,
-            s.eps as f32,
-        );
-        for (p, mom) in model.params_mut().into_iter().zip(self.moments.iter_mut()) {
-            match p {
-                ParamMut::R1(t) => adam_one(t, grads, mom, c),
-                ParamMut::R2(t) => adam_one(t, grads, mom, c),
-            }
-        }
-    }
-}
-
-fn adam_one<S: Shape, D: Device<f32>>(
-    p: &mut Tensor<S, f32, D>,
-    grads: &Gradients<f32, D>,
-    (m, v): &mut (Tensor1<D>, Tensor1<D>),
-    (one_minus_b1, one_minus_b2, alpha, eps): (f32, f32, f32, f32),
-) {
-    let shape = *p.shape();
-    let n = shape.num_elements();
-    let g = grads.get(p).reshape_like(&(n,));
-    let m_new = m.clone() + (g.clone() - m.clone()) * one_minus_b1;
-    let v_new = v.clone() + (g.square() - v.clone()) * one_minus_b2;
-    let update = (m_new.clone() * alpha) / (v_new.clone().sqrt() + eps);
-    *p = (p.clone().reshape_like(&(n,)) - update).reshape_like(&shape);
-    *m = m_new;
-    *v = v_new;
-}
-
-fn one_hot<D: Device<f32>>(dev: &D, labels: &[usize], n_classes: usize) -> Tensor2<D> {
-    let mut v = vec![0.0f32; labels.len() * n_classes];
-    for (i, &l) in labels.iter().enumerate() {
-        v[i * n_classes + l] = 1.0;
-    }
-    cached_tensor(dev, &v, (labels.len(), n_classes))
-}
-
 /// One optimisation step on `windows`; returns the batch's mean cross-entropy.
 pub(crate) fn train_step<D: Device<f32>>(
     model: &mut BaselineModel<D>,
-    adam: &mut KerasAdamHandle<D>,
+    adam: &mut Adam<D>,
     windows: &[&PaddedWindow],
     labels: &[usize],
-    s: &BaselineSettings,
 ) -> f32 {
     let dev = model.head.output.weight.device().clone();
     let batch = HostBatch::new(windows);
@@ -113,17 +47,8 @@ pub(crate) fn train_step<D: Device<f32>>(
     let loss = cross_entropy_with_logits_loss(model.forward(x, &batch), y);
     let value = loss.retaped::<NoneTape>().as_vec()[0];
     let grads = loss.backward();
-    adam.0.update(model, &grads, s);
+    adam.update(model, &grads).expect("the optimiser was built for this model");
     value
-}
-
-/// Opaque optimiser state (for the speed example and tests).
-pub struct KerasAdamHandle<D: Device<f32>>(KerasAdam<D>);
-
-impl<D: Device<f32>> KerasAdamHandle<D> {
-    pub fn new(dev: &D, model: &BaselineModel<D>) -> Self {
-        Self(KerasAdam::new(dev, model))
-    }
 }
 
 /// One Adam step of `model` on `windows` (labels per window); returns the batch's mean
@@ -131,13 +56,12 @@ impl<D: Device<f32>> KerasAdamHandle<D> {
 /// throughput measurements.
 pub fn train_batch<D: Device<f32>>(
     model: &mut BaselineModel<D>,
-    adam: &mut KerasAdamHandle<D>,
+    adam: &mut Adam<D>,
     windows: &[PaddedWindow],
     labels: &[usize],
-    s: &BaselineSettings,
 ) -> f32 {
     let refs: Vec<&PaddedWindow> = windows.iter().collect();
-    train_step(model, adam, &refs, labels, s)
+    train_step(model, adam, &refs, labels)
 }
 
 /// Mean cross-entropy and accuracy of `model` on `windows`.
@@ -213,10 +137,11 @@ pub fn train_baseline<D: Device<f32>>(
     check_set("training", train, train_labels, n_classes)?;
     check_set("validation", val, val_labels, n_classes)?;
     let mut model = BaselineModel::new(dev, kind, n_classes, s);
-    let mut adam = KerasAdamHandle::new(dev, &model);
+    let mut adam = Adam::new(s.adam(), &model);
+    let mut stopping = EarlyStopping::new(s.patience);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = Vec::new();
-    let (mut best_loss, mut best_epoch, mut best_model) = (f64::INFINITY, 0, None);
+    let mut best_model = None;
     for epoch in 0..s.max_epochs.max(1) {
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(
             s.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9),
@@ -226,7 +151,7 @@ pub fn train_baseline<D: Device<f32>>(
             let windows: Vec<&PaddedWindow> = rows.iter().map(|&i| &train[i]).collect();
             let labels: Vec<usize> = rows.iter().map(|&i| train_labels[i]).collect();
             loss +=
-                train_step(&mut model, &mut adam, &windows, &labels, s) as f64 * rows.len() as f64;
+                train_step(&mut model, &mut adam, &windows, &labels) as f64 * rows.len() as f64;
             n += rows.len();
         }
         let train_loss = loss / n as f64;
@@ -254,17 +179,14 @@ pub fn train_baseline<D: Device<f32>>(
         );
         on_epoch(&log);
         history.push(log);
-        if val_loss < best_loss {
-            (best_loss, best_epoch) = (val_loss, epoch);
-            if s.evaluated == EvaluatedWeights::Best {
-                best_model = Some(model.clone());
-            }
+        if stopping.observe(epoch, val_loss) && s.evaluated == EvaluatedWeights::Best {
+            best_model = Some(model.clone());
         }
-        // Keras EarlyStopping: stop at an epoch that did not improve, `patience` epochs after the best.
-        if epoch > best_epoch && epoch - best_epoch >= s.patience {
+        if stopping.should_stop(epoch) {
             break;
         }
     }
+    let best_epoch = stopping.best_epoch().expect("a finite validation loss improves on infinity");
     let last_epoch = history.len() - 1;
     let (model, evaluated_epoch) = match (s.evaluated, best_model) {
         (EvaluatedWeights::Best, Some(best)) => (best, best_epoch),

@@ -173,7 +173,7 @@ impl<D: Device<f32>> ClassifierHead<D> {
         out
     }
 
-    pub(crate) fn params_mut(&mut self) -> Vec<ParamMut<'_, D>> {
+    fn params_mut(&mut self) -> Vec<ParamMut<'_, D>> {
         let mut out = Vec::new();
         if let Some(g) = &mut self.gamma {
             out.push(ParamMut::R1(&mut g.gamma));
@@ -203,6 +203,16 @@ impl<D: Device<f32>> ClassifierHead<D> {
             out.extend(self.forward(x).as_vec());
         }
         out
+    }
+}
+
+impl<D: Device<f32>> astromer::Parameters<D> for ClassifierHead<D> {
+    fn named_params(&self) -> astromer::layers::NamedParams<'_, D> {
+        self.params()
+    }
+    fn named_params_mut(&mut self) -> astromer::layers::NamedParamsMut<'_, D> {
+        let names: Vec<String> = self.params().into_iter().map(|(name, _)| name).collect();
+        names.into_iter().zip(self.params_mut()).collect()
     }
 }
 

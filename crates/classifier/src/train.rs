@@ -1,7 +1,8 @@
 //! Training a head on pooled features: Adam (Keras form), cross-entropy on logits, early stopping
 //! on the validation loss, and an explicit choice of which weights are evaluated.
 
-use astromer::layers::{cached_tensor, ParamMut, ParamRef, Tensor1, Tensor2};
+use astromer::layers::{cached_tensor, one_hot, ParamRef, Tensor2};
+use astromer::{Adam, AdamSettings, EarlyStopping};
 use dfdx::losses::cross_entropy_with_logits_loss;
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;
@@ -47,6 +48,16 @@ pub struct ClassifierSettings {
 }
 
 impl ClassifierSettings {
+    /// The optimiser these settings describe (the workspace's one Adam).
+    pub fn adam(&self) -> AdamSettings {
+        AdamSettings {
+            lr: self.lr,
+            beta1: self.beta1,
+            beta2: self.beta2,
+            eps: self.eps,
+        }
+    }
+
     /// The paper's runs (spec §7.3): lr 1e-5, batch 512, patience 40, the last epoch evaluated.
     pub fn official() -> Self {
         Self {
@@ -85,70 +96,12 @@ pub struct TrainedHead<D: Device<f32>> {
     pub evaluated_epoch: usize,
 }
 
-/// Adam with Keras's update (TF ≥ 2.11): m ← m + (g − m)(1 − β1), v ← v + (g² − v)(1 − β2),
-/// p ← p − lr·sqrt(1 − β2^t)/(1 − β1^t) · m / (sqrt(v) + ε).
-struct HeadAdam<D: Device<f32>> {
-    step: u64,
-    moments: Vec<(Tensor1<D>, Tensor1<D>)>,
-}
-
-impl<D: Device<f32>> HeadAdam<D> {
-    fn new(head: &ClassifierHead<D>) -> Self {
-        let dev = head.output.weight.device().clone();
-        let moments = head
-            .params()
-            .iter()
-            .map(|(_, p)| (dev.zeros_like(&(p.numel(),)), dev.zeros_like(&(p.numel(),))))
-            .collect();
-        Self { step: 0, moments }
-    }
-
-    fn update(&mut self, head: &mut ClassifierHead<D>, grads: &Gradients<f32, D>, s: &ClassifierSettings) {
-        self.step += 1;
-        let t = self.step as f64;
-        let alpha = (s.lr * (1.0 - s.beta2.powf(t)).sqrt() / (1.0 - s.beta1.powf(t))) as f32;
-        let c = (1.0 - s.beta1 as f32, 1.0 - s.beta2 as f32, alpha, s.eps as f32);
-        for (p, mom) in head.params_mut().into_iter().zip(self.moments.iter_mut()) {
-            match p {
-                ParamMut::R1(t) => adam_one(t, grads, mom, c),
-                ParamMut::R2(t) => adam_one(t, grads, mom, c),
-            }
-        }
-    }
-}
-
-fn adam_one<S: Shape, D: Device<f32>>(
-    p: &mut Tensor<S, f32, D>,
-    grads: &Gradients<f32, D>,
-    (m, v): &mut (Tensor1<D>, Tensor1<D>),
-    (one_minus_b1, one_minus_b2, alpha, eps): (f32, f32, f32, f32),
-) {
-    let shape = *p.shape();
-    let n = shape.num_elements();
-    let g = grads.get(p).reshape_like(&(n,));
-    let m_new = m.clone() + (g.clone() - m.clone()) * one_minus_b1;
-    let v_new = v.clone() + (g.square() - v.clone()) * one_minus_b2;
-    let update = (m_new.clone() * alpha) / (v_new.clone().sqrt() + eps);
-    *p = (p.clone().reshape_like(&(n,)) - update).reshape_like(&shape);
-    *m = m_new;
-    *v = v_new;
-}
-
-fn one_hot<D: Device<f32>>(dev: &D, labels: &[usize], n_classes: usize) -> Tensor2<D> {
-    let mut v = vec![0.0f32; labels.len() * n_classes];
-    for (i, &l) in labels.iter().enumerate() {
-        v[i * n_classes + l] = 1.0;
-    }
-    cached_tensor(dev, &v, (labels.len(), n_classes))
-}
-
 /// One optimisation step on windows `rows`; returns the batch's mean cross-entropy.
 fn step<D: Device<f32>>(
     head: &mut ClassifierHead<D>,
-    adam: &mut HeadAdam<D>,
+    adam: &mut Adam<D>,
     features: &PooledFeatures,
     rows: &[usize],
-    settings: &ClassifierSettings,
 ) -> f32 {
     let dev = head.output.weight.device().clone();
     let kind = head.kind;
@@ -168,7 +121,7 @@ fn step<D: Device<f32>>(
     let loss = cross_entropy_with_logits_loss(logits, y);
     let value = loss.retaped::<NoneTape>().as_vec()[0];
     let grads = loss.backward();
-    adam.update(head, &grads, settings);
+    adam.update(head, &grads).expect("the optimiser was built for this head");
     value
 }
 
@@ -217,15 +170,16 @@ pub fn train_head<D: Device<f32>>(
         return Err(ClassifierError::Mismatch(format!("label {bad} is not below n_classes = {n_classes}")));
     }
     let mut head = ClassifierHead::new(dev, kind, train.n_reps, train.d_model, n_classes, &settings.shape, settings.seed);
-    let mut adam = HeadAdam::new(&head);
+    let mut adam = Adam::new(settings.adam(), &head);
+    let mut stopping = EarlyStopping::new(settings.patience);
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut history = Vec::new();
-    let (mut best_loss, mut best_epoch, mut best_head) = (f64::INFINITY, 0, head.clone());
+    let mut best_head = head.clone();
     for epoch in 0..settings.max_epochs.max(1) {
         order.shuffle(&mut ChaCha8Rng::seed_from_u64(settings.seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9)));
         let (mut loss, mut n) = (0.0f64, 0usize);
         for rows in order.chunks(settings.batch_size.max(1)) {
-            loss += step(&mut head, &mut adam, train, rows, settings) as f64 * rows.len() as f64;
+            loss += step(&mut head, &mut adam, train, rows) as f64 * rows.len() as f64;
             n += rows.len();
         }
         let (val_loss, val_accuracy) = loss_and_accuracy(&head, val, settings.batch_size.max(512));
@@ -240,16 +194,14 @@ pub fn train_head<D: Device<f32>>(
         };
         on_epoch(&log);
         history.push(log);
-        if val_loss < best_loss {
-            (best_loss, best_epoch) = (val_loss, epoch);
-            if settings.evaluated == EvaluatedWeights::Best {
-                best_head = head.clone();
-            }
+        if stopping.observe(epoch, val_loss) && settings.evaluated == EvaluatedWeights::Best {
+            best_head = head.clone();
         }
-        if epoch - best_epoch >= settings.patience {
+        if stopping.should_stop(epoch) {
             break;
         }
     }
+    let best_epoch = stopping.best_epoch().expect("a finite validation loss improves on infinity");
     let last_epoch = history.len() - 1;
     let (head, evaluated_epoch) = match settings.evaluated {
         EvaluatedWeights::Best => (best_head, best_epoch),

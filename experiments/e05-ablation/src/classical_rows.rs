@@ -66,15 +66,6 @@ fn labels(set: &LightCurveSet, curves: &[usize]) -> Result<Vec<usize>> {
         .collect()
 }
 
-/// One-hot "logits" of predicted classes (the forest votes; ties are the forest's argmax).
-fn one_hot(pred: &[usize], n_classes: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; pred.len() * n_classes];
-    for (r, &c) in pred.iter().enumerate() {
-        out[r * n_classes + c] = 1.0;
-    }
-    out
-}
-
 /// What the rows need: test logits (one row per test curve), their labels, and what was fitted.
 pub struct Scored {
     pub logits: Vec<f32>,
@@ -101,7 +92,8 @@ pub fn forest(
     let forest = RandomForest::fit(&x, &labels(set, &fit_curves)?, &settings.forest)?;
     let pred = forest.predict(&table.rows(set, &split.test, &settings.features))?;
     Ok(Scored {
-        logits: one_hot(&pred, n_classes),
+        // One-hot "logits" of the predicted classes (ties are the forest's argmax).
+        logits: astromer::layers::one_hot_rows(&pred, n_classes),
         labels: labels(set, &split.test)?,
         train_curves: fit_curves.len(),
         val_curves: 0,
