@@ -724,3 +724,25 @@ pub fn reconstruction_loss<D: Device<f32>, T: Tape<f32, D> + 'static>(
     let per_window = r.sum::<(usize,), Axis<1>>() / bt.score_count.clone();
     per_window.mean::<(), Axis<0>>().sqrt()
 }
+
+/// Astromer as the probes see it: the input embedding and every block's output, inference mode.
+impl<D: Device<f32>> lightcurve::WindowEncoder for Astromer<D> {
+    fn n_representations(&self) -> usize {
+        self.blocks.len() + 1
+    }
+
+    fn width(&self) -> usize {
+        self.config().d_model
+    }
+
+    fn encode_windows(&self, windows: &[lightcurve::PaddedWindow]) -> Result<lightcurve::LayerOutputs, lightcurve::EncodeError> {
+        let fail = |e: ModelError| lightcurve::EncodeError(e.to_string());
+        let batch = MaskedBatch::evaluation(windows).map_err(fail)?;
+        let encoded = self.encode(&batch).map_err(fail)?;
+        Ok(lightcurve::LayerOutputs {
+            steps: batch.window_len,
+            width: self.config().d_model,
+            layers: encoded.all().into_iter().map(|t| t.as_vec()).collect(),
+        })
+    }
+}

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use dfdx::prelude::*;
-use lightcurve::{windows_of, LightCurveSet, PaddedWindow, WindowPolicy};
+use lightcurve::{set_sequential_windows, set_windows, LightCurveSet, PaddedWindow, WindowPolicy};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -124,10 +124,6 @@ fn epoch_rng(seed: u64, epoch: usize, stream: u64) -> ChaCha8Rng {
     r
 }
 
-/// All windows of a set under a policy (one random window per curve, or all sequential ones).
-pub fn set_windows(set: &LightCurveSet, len: usize, policy: WindowPolicy, rng: &mut ChaCha8Rng) -> Vec<PaddedWindow> {
-    set.curves().enumerate().flat_map(|(i, c)| windows_of(&c, i, len, policy, rng)).collect()
-}
 
 /// Batches of masked windows for one pass.
 fn masked_batches(
@@ -186,7 +182,7 @@ pub fn fixed_masked_batches(
     seed: u64,
 ) -> Result<Vec<MaskedBatch>, ModelError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let windows = set_windows(set, window_len, WindowPolicy::Sequential, &mut rng);
+    let windows = set_sequential_windows(set, window_len);
     match mask {
         Some(m) => masked_batches(&windows, batch_size, m, &mut rng),
         None => windows.chunks(batch_size.max(1)).map(MaskedBatch::evaluation).collect(),

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 pub enum ClassifierError {
     #[error(transparent)]
     Model(#[from] astromer::ModelError),
+    #[error(transparent)]
+    Encoder(#[from] lightcurve::EncodeError),
     #[error("window of object {object_index} has no valid observation; drop empty curves before windowing")]
     EmptyWindow { object_index: usize },
     #[error("the {0} set has no windows; check the few-shot sizes against the data set")]

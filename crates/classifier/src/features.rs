@@ -11,9 +11,7 @@
 use std::io::{Read, Write};
 use std::path::Path;
 
-use astromer::{Astromer, MaskedBatch};
-use dfdx::prelude::*;
-use lightcurve::PaddedWindow;
+use lightcurve::{PaddedWindow, WindowEncoder};
 
 use crate::error::ClassifierError;
 use crate::head::HeadKind;
@@ -71,18 +69,19 @@ impl PooledFeatures {
         out
     }
 
-    /// Encodes `windows` with the frozen `model` (inference mode: no dropout) in batches of
+    /// Encodes `windows` with the frozen `encoder` (any [`WindowEncoder`]; Astromer runs in
+    /// inference mode, no dropout) in batches of
     /// `batch_size` and pools them. `label_of_object(object_index)` gives each window's class.
     /// `on_batch(done, total)` reports progress in windows.
-    pub fn extract<D: Device<f32>>(
-        model: &Astromer<D>,
+    pub fn extract<E: WindowEncoder + ?Sized>(
+        encoder: &E,
         windows: &[PaddedWindow],
         label_of_object: impl Fn(usize) -> Result<usize, ClassifierError>,
         batch_size: usize,
         on_batch: &mut dyn FnMut(usize, usize),
     ) -> Result<Self, ClassifierError> {
-        let d = model.config().d_model;
-        let r = model.config().n_blocks + 1;
+        let d = encoder.width();
+        let r = encoder.n_representations();
         let mut out = Self {
             n_reps: r,
             d_model: d,
@@ -93,19 +92,16 @@ impl PooledFeatures {
         };
         let mut done = 0;
         for chunk in windows.chunks(batch_size.max(1)) {
-            let batch = MaskedBatch::evaluation(chunk)?;
-            let enc = model.encode(&batch)?;
-            let reps: Vec<Vec<f32>> = enc.all().into_iter().map(|t| t.as_vec()).collect();
-            let l = batch.window_len;
+            if let Some(w) = chunk.iter().find(|w| w.n_valid == 0) {
+                return Err(ClassifierError::EmptyWindow { object_index: w.object_index });
+            }
+            let reps = encoder.encode_windows(chunk)?;
+            reps.check(encoder, chunk)?;
             for (b, w) in chunk.iter().enumerate() {
-                if w.n_valid == 0 {
-                    return Err(ClassifierError::EmptyWindow { object_index: w.object_index });
+                for k in 0..r {
+                    out.means.extend(mean_over_valid(reps.window(k, b), w.n_valid, d));
                 }
-                for rep in &reps {
-                    out.means.extend(mean_over_valid(&rep[b * l * d..(b + 1) * l * d], w.n_valid, d));
-                }
-                let last = reps.last().expect("at least the embedding");
-                out.last_max.extend(max_over_valid(&last[b * l * d..(b + 1) * l * d], w.n_valid, d));
+                out.last_max.extend(max_over_valid(reps.window(r - 1, b), w.n_valid, d));
                 out.object_index.push(w.object_index);
                 out.labels.push(label_of_object(w.object_index)?);
             }
@@ -275,6 +271,67 @@ fn max_over_valid(block: &[f32], n_valid: usize, d: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A plug-in encoder with no tensor library: representation r of step t is (r+1)·(mag, time),
+    /// and padding steps hold a huge value that pooling must ignore.
+    struct Toy {
+        reps: usize,
+        bad_width: bool,
+    }
+
+    impl WindowEncoder for Toy {
+        fn n_representations(&self) -> usize {
+            self.reps
+        }
+        fn width(&self) -> usize {
+            2
+        }
+        fn encode_windows(&self, windows: &[PaddedWindow]) -> Result<lightcurve::LayerOutputs, lightcurve::EncodeError> {
+            let steps = windows[0].mag.len();
+            let width = if self.bad_width { 3 } else { 2 };
+            let layers = (0..self.reps)
+                .map(|r| {
+                    windows
+                        .iter()
+                        .flat_map(|w| {
+                            (0..steps).flat_map(move |t| {
+                                let k = (r + 1) as f32;
+                                let v = if t < w.n_valid { vec![k * w.mag[t], k * w.time[t]] } else { vec![1e9, 1e9] };
+                                v.into_iter().chain(std::iter::repeat(0.0).take(width - 2))
+                            })
+                        })
+                        .collect()
+                })
+                .collect();
+            Ok(lightcurve::LayerOutputs { steps, width, layers })
+        }
+    }
+
+    fn toy_window(object_index: usize, mag: [f32; 3], n_valid: usize) -> PaddedWindow {
+        PaddedWindow {
+            object_index,
+            start: 0,
+            time: vec![-1.0, 1.0, 0.0],
+            mag: mag.to_vec(),
+            err: vec![0.1; 3],
+            loss_weight: vec![1.0; 3],
+            n_valid,
+            means: Default::default(),
+        }
+    }
+
+    #[test]
+    fn any_window_encoder_plugs_into_the_pooled_features() {
+        let windows = [toy_window(0, [1.0, 3.0, 0.0], 2), toy_window(1, [2.0, 4.0, 6.0], 3)];
+        let f = PooledFeatures::extract(&Toy { reps: 2, bad_width: false }, &windows, |o| Ok(o), 1, &mut |_, _| {}).unwrap();
+        assert_eq!((f.n_reps, f.d_model, f.len()), (2, 2, 2));
+        // Window 0: mean over its two valid steps of (mag, time) = (2, 0), doubled in rep 1.
+        assert_eq!(&f.means[..4], &[2.0, 0.0, 4.0, 0.0]);
+        assert_eq!(&f.last_max[..2], &[6.0, 2.0]);
+        assert_eq!(f.labels, vec![0, 1]);
+        let e = PooledFeatures::extract(&Toy { reps: 2, bad_width: true }, &windows, |o| Ok(o), 2, &mut |_, _| {}).unwrap_err();
+        assert!(e.to_string().contains("width"), "{e}");
+    }
 
     #[test]
     fn pooling_ignores_padding() {

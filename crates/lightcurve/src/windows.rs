@@ -2,7 +2,7 @@
 
 use rand::Rng;
 
-use crate::set::LightCurve;
+use crate::set::{LightCurve, LightCurveSet};
 use crate::window::{PaddedWindow, WindowMeans};
 
 /// How windows are cut from a curve.
@@ -113,11 +113,27 @@ pub fn windows_of<R: Rng + ?Sized>(
             let s = random_window_start(curve.len(), len, rng);
             vec![make_window(curve, object_index, s, len)]
         }
-        WindowPolicy::Sequential => sequential_window_starts(curve.len(), len)
-            .into_iter()
-            .map(|s| make_window(curve, object_index, s, len))
-            .collect(),
+        WindowPolicy::Sequential => sequential_windows(curve, object_index, len),
     }
+}
+
+/// The sequential windows of a curve (deterministic: every observation in exactly one window).
+pub fn sequential_windows(curve: &LightCurve<'_>, object_index: usize, len: usize) -> Vec<PaddedWindow> {
+    sequential_window_starts(curve.len(), len)
+        .into_iter()
+        .map(|s| make_window(curve, object_index, s, len))
+        .collect()
+}
+
+/// All windows of a set under a policy (one random window per curve, or all sequential ones);
+/// `object_index` is the curve's index in the set.
+pub fn set_windows<R: Rng + ?Sized>(set: &LightCurveSet, len: usize, policy: WindowPolicy, rng: &mut R) -> Vec<PaddedWindow> {
+    set.curves().enumerate().flat_map(|(i, c)| windows_of(&c, i, len, policy, rng)).collect()
+}
+
+/// All sequential windows of a set, curve by curve (needs no random numbers).
+pub fn set_sequential_windows(set: &LightCurveSet, len: usize) -> Vec<PaddedWindow> {
+    set.curves().enumerate().flat_map(|(i, c)| sequential_windows(&c, i, len)).collect()
 }
 
 #[cfg(test)]

@@ -1,8 +1,6 @@
 //! Per-block window embeddings: the input embedding and every block output, reduced per window.
 
-use astromer::dfdx::prelude::*;
-use astromer::{Astromer, MaskedBatch};
-use lightcurve::PaddedWindow;
+use lightcurve::{PaddedWindow, WindowEncoder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RepresentationError;
@@ -81,13 +79,13 @@ fn reduce_into(x: &[f32], n: usize, d: usize, reduction: Reduction, dst: &mut [f
 }
 
 /// One matrix per representation: index 0 = input embedding, k = block k (1-based block number,
-/// i.e. the output of `model.blocks[k − 1]`); rows = windows, in order. Windows are encoded in
-/// inference mode ([`MaskedBatch::evaluation`]: only padding hidden) `batch_size` at a time.
+/// i.e. the output of `model.blocks[k − 1]`); rows = windows, in order. Any [`WindowEncoder`]
+/// (Astromer: inference mode, only padding hidden) encodes the windows `batch_size` at a time.
 ///
 /// Errors: `batch_size == 0`, no windows, a window with `n_valid == 0`, inconsistent or differing
-/// window lengths, and model errors.
-pub fn block_embeddings<D: Device<f32>>(
-    model: &Astromer<D>,
+/// window lengths, and encoder errors (including outputs that do not match its declared sizes).
+pub fn block_embeddings<E: WindowEncoder + ?Sized>(
+    encoder: &E,
     windows: &[PaddedWindow],
     reduction: Reduction,
     batch_size: usize,
@@ -96,21 +94,25 @@ pub fn block_embeddings<D: Device<f32>>(
         return Err(RepresentationError::ZeroBatchSize);
     }
     let l = crate::check_windows(windows)?;
-    let d = model.config().d_model;
-    let n_repr = model.blocks.len() + 1;
+    let d = encoder.width();
+    let n_repr = encoder.n_representations();
     let cols = reduction.cols(l, d);
     let rows = windows.len();
     let mut data: Vec<Vec<f32>> = (0..n_repr).map(|_| vec![0.0f32; rows * cols]).collect();
     let mut row0 = 0usize;
     for chunk in windows.chunks(batch_size) {
-        let batch = MaskedBatch::evaluation(chunk)?;
-        let enc = model.encode(&batch)?;
-        for (r, t) in enc.all().into_iter().enumerate() {
-            let v = t.as_vec();
+        let reps = encoder.encode_windows(chunk)?;
+        reps.check(encoder, chunk)?;
+        if reps.steps != l {
+            return Err(RepresentationError::InvalidWindow {
+                index: row0,
+                reason: format!("the encoder returned {} steps for windows of {l}", reps.steps),
+            });
+        }
+        for (r, layer) in data.iter_mut().enumerate() {
             for (wi, w) in chunk.iter().enumerate() {
-                let x = &v[wi * l * d..(wi + 1) * l * d];
-                let dst = &mut data[r][(row0 + wi) * cols..(row0 + wi + 1) * cols];
-                reduce_into(x, w.n_valid, d, reduction, dst);
+                let dst = &mut layer[(row0 + wi) * cols..(row0 + wi + 1) * cols];
+                reduce_into(reps.window(r, wi), w.n_valid, d, reduction, dst);
             }
         }
         row0 += chunk.len();

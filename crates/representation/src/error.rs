@@ -53,4 +53,7 @@ pub enum RepresentationError {
     /// Error from the model (batch building, encoding).
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// Error from an encoder behind [`lightcurve::WindowEncoder`].
+    #[error(transparent)]
+    Encoder(#[from] lightcurve::EncodeError),
 }

@@ -12,8 +12,7 @@ use astromer::Astromer;
 use classifier::{train_head, ClassifierSettings, HeadKind, PooledFeatures};
 use evaluation::{object_metrics, window_metrics, ClassificationMetrics, ConfusionMatrix, FoldSummary};
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
-use lightcurve::{LightCurveSet, WindowPolicy};
-use rand::SeedableRng;
+use lightcurve::LightCurveSet;
 use serde::{Deserialize, Serialize};
 
 pub struct E04Classify;
@@ -327,9 +326,7 @@ fn features_of(
     let mut out = Vec::new();
     for (idx, path) in [&split.train, &split.val, &split.test].into_iter().zip(&paths) {
         let subset = set.subset(idx)?;
-        // Sequential windows are deterministic; the RNG is required by the signature only.
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let windows = astromer::pretrain::set_windows(&subset, window_len, WindowPolicy::Sequential, &mut rng);
+        let windows = lightcurve::set_sequential_windows(&subset, window_len);
         let label = |i: usize| {
             subset
                 .label(i)

@@ -17,8 +17,7 @@ use baselines::{BaselineKind, BaselineSettings};
 use classifier::{ClassifierSettings, HeadKind, PooledFeatures};
 use evaluation::{object_metrics, window_metrics, ClassificationMetrics, FoldSummary};
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
-use lightcurve::{LightCurveSet, PaddedWindow, WindowPolicy};
-use rand::SeedableRng;
+use lightcurve::{LightCurveSet, PaddedWindow};
 use serde::{Deserialize, Serialize};
 
 pub struct E05Ablation;
@@ -113,9 +112,7 @@ struct RunRow {
 
 fn labelled_windows(set: &LightCurveSet, idx: &[usize], window_len: usize) -> Result<(Vec<PaddedWindow>, Vec<usize>)> {
     let subset = set.subset(idx)?;
-    // Sequential windows are deterministic; the RNG is required by the signature only.
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let windows = astromer::pretrain::set_windows(&subset, window_len, WindowPolicy::Sequential, &mut rng);
+    let windows = lightcurve::set_sequential_windows(&subset, window_len);
     let labels = windows
         .iter()
         .map(|w| subset.label(w.object_index).with_context(|| format!("curve {} of the subset has no class", w.object_index)))

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use e06_attention::ProbeSetup;
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
-use lightcurve::{PaddedWindow, WindowPolicy};
-use rand::SeedableRng;
+use lightcurve::PaddedWindow;
 use representation::{Reduction, TsneSettings};
 use serde::{Deserialize, Serialize};
 
@@ -59,9 +58,7 @@ const PAPER_CONCAT: [f64; 6] = [-0.0295, -0.0106, -0.0078, 0.0022, 0.0025, 0.002
 /// and the silhouette does not measure "same light curve". Deterministic.
 fn sample_windows(setup: &ProbeSetup, per_class: usize) -> Result<(Vec<PaddedWindow>, Vec<usize>)> {
     let subset = setup.set.subset(&setup.test)?;
-    // Sequential windows are deterministic; the RNG is required by the signature only.
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let windows = astromer::pretrain::set_windows(&subset, setup.window_len, WindowPolicy::Sequential, &mut rng);
+    let windows = lightcurve::set_sequential_windows(&subset, setup.window_len);
     let items = windows
         .into_iter()
         .filter(|w| w.n_valid > 0)

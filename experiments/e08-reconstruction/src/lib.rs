@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use astromer::{MaskedBatch, ProbeRole};
 use e06_attention::{examples_per_class, folding_period, true_periods, window_phases, ProbeSetup};
 use harness::{Experiment, Profile, RunContext, Target, TargetKind};
-use lightcurve::{PaddedWindow, WindowPolicy};
+use lightcurve::PaddedWindow;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
@@ -219,7 +219,7 @@ impl Experiment for E08Reconstruction {
             // Per class over every fold-0 test window, one seeded masking draw.
             let subset = setup.set.subset(&setup.test)?;
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
-            let windows = astromer::pretrain::set_windows(&subset, setup.window_len, WindowPolicy::Sequential, &mut rng);
+            let windows = lightcurve::set_sequential_windows(&subset, setup.window_len);
             let mut per_class: BTreeMap<usize, Vec<(f64, f64)>> = BTreeMap::new();
             for chunk in windows.chunks(cfg.batch_size.max(1)) {
                 let batch = MaskedBatch::pretraining(chunk, &mask, &mut rng)?;
