@@ -162,14 +162,7 @@ impl Experiment for E04Classify {
 
     fn figures(&self, profile: &Profile) -> Vec<&'static str> {
         // Figures of the second labelled set need one.
-        let n_sets = profile.data().labelled.len();
-        let needs: &[(&str, usize)] = &[("fig12", 2), ("fig17", 2)];
-        self.targets()
-            .iter()
-            .filter(|t| t.kind == TargetKind::Figure)
-            .map(|t| t.name)
-            .filter(|name| needs.iter().all(|(f, n)| f != name || n_sets >= *n))
-            .collect()
+        harness::figures_drawable(self.targets(), profile, &[("fig12", 2), ("fig17", 2)])
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {

@@ -138,14 +138,7 @@ impl Experiment for E07Embeddings {
 
     fn figures(&self, profile: &Profile) -> Vec<&'static str> {
         // Figures of the second labelled set need one.
-        let n_sets = profile.data().labelled.len();
-        let needs: &[(&str, usize)] = &[("fig15", 2)];
-        self.targets()
-            .iter()
-            .filter(|t| t.kind == TargetKind::Figure)
-            .map(|t| t.name)
-            .filter(|name| needs.iter().all(|(f, n)| f != name || n_sets >= *n))
-            .collect()
+        harness::figures_drawable(self.targets(), profile, &[("fig15", 2)])
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {

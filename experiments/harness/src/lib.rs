@@ -28,6 +28,18 @@ pub enum TargetKind {
     Table,
 }
 
+/// The figure targets drawable under `profile` when some figures need a number of labelled sets
+/// (`needs`: figure, labelled sets it needs): for [`Experiment::figures`].
+pub fn figures_drawable(targets: &[Target], profile: &Profile, needs: &[(&str, usize)]) -> Vec<&'static str> {
+    let n_sets = profile.data().labelled.len();
+    targets
+        .iter()
+        .filter(|t| t.kind == TargetKind::Figure)
+        .map(|t| t.name)
+        .filter(|name| needs.iter().all(|(f, n)| f != name || n_sets >= *n))
+        .collect()
+}
+
 /// A numbered experiment. Implementations are thin: they wire library calls to figures and tables.
 pub trait Experiment: Send + Sync {
     /// Crate-like name, e.g. `e01-data`.
@@ -59,4 +71,24 @@ pub trait Experiment: Send + Sync {
     /// Workspace-relative folders whose sources the results depend on (their hash decides reruns).
     fn source_dirs(&self) -> &'static [&'static str];
     fn run(&self, ctx: &mut RunContext<'_>) -> anyhow::Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_of_a_missing_labelled_set_are_not_drawable() {
+        let targets = [
+            Target { name: "fig11", kind: TargetKind::Figure, description: "" },
+            Target { name: "fig12", kind: TargetKind::Figure, description: "" },
+            Target { name: "table3", kind: TargetKind::Table, description: "" },
+        ];
+        let profile = |labelled: &str| {
+            let text = format!("description = \"t\"\npaper_data = false\nguard_baseline = false\n[data]\npretraining = \"p\"\nlabelled = [{labelled}]\n");
+            Profile::parse("t", std::path::Path::new("t.toml"), &text).unwrap()
+        };
+        assert_eq!(figures_drawable(&targets, &profile("\"a\""), &[("fig12", 2)]), ["fig11"]);
+        assert_eq!(figures_drawable(&targets, &profile("\"a\", \"b\""), &[("fig12", 2)]), ["fig11", "fig12"]);
+    }
 }
