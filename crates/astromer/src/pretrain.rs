@@ -260,6 +260,7 @@ pub fn train<D: Device<f32>>(
     };
 
     let first_epoch = state.history.len();
+    let mut stopping = EarlyStopping::resume(settings.patience, state.best_val_loss, state.best_epoch);
     for epoch in first_epoch..settings.max_epochs {
         if state.finished {
             break;
@@ -309,7 +310,6 @@ pub fn train<D: Device<f32>>(
             seconds: started.elapsed().as_secs_f64(),
             train_windows_per_s: seen as f64 / train_seconds.max(1e-9),
         };
-        let mut stopping = EarlyStopping::resume(settings.patience, state.best_val_loss, state.best_epoch);
         if stopping.observe(epoch, val_loss) {
             (state.best_val_loss, state.best_epoch) = (stopping.best_loss(), stopping.best_epoch());
             save_atomically(&dir.join(BEST), |d| trainer.model.save(d))?;

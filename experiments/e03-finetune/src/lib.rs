@@ -43,7 +43,8 @@ impl Config {
     pub fn for_profile(profile: &Profile) -> Result<Self> {
         let cfg: Config = profile.section(NAME)?;
         // Finetuning continues the pretraining task: same window length and masking (spec §7.2).
-        let pretraining = e02_pretrain::Config::for_profile(profile)?.training;
+        let upstream = e02_pretrain::Config::for_profile(profile)?;
+        let pretraining = &upstream.training;
         anyhow::ensure!(
             cfg.finetune.window_len == pretraining.window_len && cfg.finetune.mask == pretraining.mask,
             "{}: [e03-finetune.finetune] window_len and mask must equal [e02-pretrain.training]'s ({} and {:?}): \
@@ -52,7 +53,7 @@ impl Config {
             pretraining.window_len,
             pretraining.mask
         );
-        let models = e02_pretrain::Config::for_profile(profile)?.models;
+        let models = &upstream.models;
         for name in &cfg.encoders {
             anyhow::ensure!(
                 models.iter().any(|m| &m.name == name),
