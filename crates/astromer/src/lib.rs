@@ -10,6 +10,7 @@
 //! - [`metrics`]: host-side RMSE and R²;
 //! - [`train`]: Adam and the train/eval steps ([`Trainer`]);
 //! - [`pretrain`]: the epoch loop with early stopping, checkpoints and exact resume;
+//! - [`reference`]: leak-free reference predictors for masked reconstruction;
 //! - [`checkpoint`]: safetensors + TOML checkpoints.
 
 pub mod checkpoint;
@@ -21,6 +22,7 @@ pub mod mask;
 pub mod metrics;
 pub mod model;
 pub mod pretrain;
+pub mod reference;
 pub mod train;
 
 pub use checkpoint::TrainerState;
@@ -29,6 +31,7 @@ pub use error::{CheckpointError, ModelError};
 pub use mask::{MaskFractions, MaskedBatch, ProbeRole, Visibility};
 pub use metrics::{masked_r2, masked_rmse};
 pub use model::{Astromer, BatchTensors, EncoderOutput, LossWeighting};
+pub use reference::ReferencePredictor;
 pub use pretrain::{TrainOutcome, TrainSettings, TrainWindows, WindowRefresh};
 pub use train::{Adam, AdamSettings, EarlyStopping, Parameters, StepStats, Trainer};
 
@@ -41,6 +44,10 @@ pub type DefaultDevice = dfdx::tensor::Cpu;
 /// The device the experiments run on: `Cpu`, or `Cuda` with the `cuda` feature.
 #[cfg(feature = "cuda")]
 pub type DefaultDevice = dfdx::tensor::Cuda;
+
+/// Whether [`DefaultDevice`] is the CPU. There, small independent trainings run side by side, one
+/// per core (their matrix products are too small to spread over cores); on a GPU one at a time.
+pub const DEFAULT_DEVICE_IS_CPU: bool = cfg!(not(feature = "cuda"));
 
 /// Creates the default device with a seeded RNG (`Cpu::seed_from_u64` / `Cuda::seed_from_u64`)
 /// and dfdx's buffer cache enabled (freed buffers are reused instead of returned to the OS:

@@ -20,6 +20,7 @@ use crate::error::{CheckpointError, ModelError};
 use crate::mask::{MaskFractions, MaskedBatch};
 use crate::metrics::{masked_r2, masked_rmse};
 use crate::model::LossWeighting;
+use crate::reference::ReferencePredictor;
 use crate::train::{AdamSettings, EarlyStopping, Trainer};
 
 /// Whether training windows and masks are redrawn each epoch.
@@ -157,9 +158,18 @@ pub struct TestMetrics {
 
 /// RMSE (unweighted and weighted) and R² over the scored positions of each batch, averaged over batches.
 pub fn test_metrics<D: Device<f32>>(model: &crate::Astromer<D>, batches: &[MaskedBatch]) -> Result<TestMetrics, ModelError> {
+    test_metrics_of(batches, |b| model.predict(b))
+}
+
+/// [`test_metrics`] of a leak-free reference predictor on the same batches (`crate::reference`).
+pub fn reference_metrics(predictor: ReferencePredictor, batches: &[MaskedBatch]) -> TestMetrics {
+    test_metrics_of(batches, |b| Ok::<_, ModelError>(predictor.predict(b))).expect("reference predictors do not fail")
+}
+
+fn test_metrics_of<E>(batches: &[MaskedBatch], mut predict: impl FnMut(&MaskedBatch) -> Result<Vec<f32>, E>) -> Result<TestMetrics, E> {
     let (mut rmse, mut wrmse, mut r2) = (0.0, 0.0, 0.0);
     for b in batches {
-        let pred = model.predict(b)?;
+        let pred = predict(b)?;
         rmse += masked_rmse(&pred, &b.target, &b.roles, None, b.window_len);
         wrmse += masked_rmse(&pred, &b.target, &b.roles, Some(&b.loss_weight), b.window_len);
         r2 += masked_r2(&pred, &b.target, &b.roles, b.window_len);
