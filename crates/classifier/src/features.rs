@@ -44,6 +44,39 @@ impl PooledFeatures {
         self.labels.is_empty()
     }
 
+    /// The windows of `curves` (indices into the set these features were extracted from), in that
+    /// order, renumbered so that `object_index` is the position in `curves`: what extracting from
+    /// `set.subset(curves)` gives (a curve listed twice appears twice). For encoders whose weights
+    /// do not depend on the split, one extraction over the whole set then serves every split.
+    /// Errors when a curve has no window here.
+    pub fn select_curves(&self, curves: &[usize]) -> Result<Self, ClassifierError> {
+        let mut rows_of: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for (row, &object) in self.object_index.iter().enumerate() {
+            rows_of.entry(object).or_default().push(row);
+        }
+        let (r, d) = (self.n_reps, self.d_model);
+        let mut out = Self {
+            n_reps: r,
+            d_model: d,
+            means: Vec::new(),
+            last_max: Vec::new(),
+            object_index: Vec::new(),
+            labels: Vec::new(),
+        };
+        for (position, curve) in curves.iter().enumerate() {
+            let rows = rows_of
+                .get(curve)
+                .ok_or_else(|| ClassifierError::Mismatch(format!("curve {curve} has no window among these features")))?;
+            for &row in rows {
+                out.means.extend_from_slice(&self.means[row * r * d..(row + 1) * r * d]);
+                out.last_max.extend_from_slice(&self.last_max[row * d..(row + 1) * d]);
+                out.object_index.push(position);
+                out.labels.push(self.labels[row]);
+            }
+        }
+        Ok(out)
+    }
+
     /// Width of the head's input for `kind`.
     pub fn input_width(&self, kind: HeadKind) -> usize {
         match kind {
@@ -271,6 +304,43 @@ fn max_over_valid(block: &[f32], n_valid: usize, d: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selecting_curves_equals_extracting_from_the_subset() {
+        // Curves of 1–3 windows each (window length 4), with distinct values everywhere.
+        let curves: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = (0..5)
+            .map(|c| {
+                let n = 3 + 4 * (c % 3);
+                let t: Vec<f64> = (0..n).map(|i| (i * 2 + c) as f64).collect();
+                let m: Vec<f64> = (0..n).map(|i| ((i * 7 + c * 3) % 11) as f64 * 0.1).collect();
+                (t, m, vec![0.01; n])
+            })
+            .collect();
+        let set = lightcurve::LightCurveSet::from_curves(
+            curves
+                .iter()
+                .enumerate()
+                .map(|(c, (t, m, e))| lightcurve::OwnedLightCurve {
+                    object_id: format!("obj{c}"),
+                    band: "R".into(),
+                    time: t.clone(),
+                    mag: m.clone(),
+                    err: e.clone(),
+                    label: Some(["a", "b"][c % 2].into()),
+                })
+                .collect(),
+        )
+        .unwrap();
+        let toy = Toy { reps: 2, bad_width: false };
+        let extract = |s: &lightcurve::LightCurveSet| {
+            let windows = lightcurve::set_sequential_windows(s, 4);
+            PooledFeatures::extract(&toy, &windows, |i| Ok(s.label(i).unwrap()), 3, &mut |_, _| {}).unwrap()
+        };
+        let all = extract(&set);
+        let pick = [4, 1, 1, 3];
+        assert_eq!(all.select_curves(&pick).unwrap(), extract(&set.subset(&pick).unwrap()));
+        assert!(all.select_curves(&[9]).is_err());
+    }
 
     /// A plug-in encoder with no tensor library: representation r of step t is (r+1)·(mag, time),
     /// and padding steps hold a huge value that pooling must ignore.

@@ -209,39 +209,58 @@ impl Experiment for E04Classify {
             let set = ctx.open(&manifest)?;
             let classes = set.classes().context("the labelled set has no classes")?.to_vec();
             let splits = evaluation::few_shot_splits_for_set(&set, &finetune.few_shot)?;
-            let jobs = cfg.encoders.len() * splits.len();
-            let bar = progress_bar(jobs, &dataset);
+            // Encoder passes first (each uses both cores), then every head of this set side by
+            // side, one per core (results as a serial run's, in the same order).
+            let bar = progress_bar(cfg.encoders.len() * splits.len(), &dataset, "encoder passes");
+            let mut features = Vec::with_capacity(cfg.encoders.len());
             for enc in &cfg.encoders {
                 if enc.weights == EncoderWeights::Finetuned && !finetune.encoders.contains(&enc.encoder) {
                     bail!("encoder `{}` was not finetuned by e03-finetune (it finetuned {:?})", enc.encoder, finetune.encoders);
                 }
+                // The controls' weights do not depend on the split: one pass over the whole set
+                // serves every split (selected per curve, as a pass over the split's curves gives).
+                let mut whole_set = None;
+                let mut per_split = Vec::with_capacity(splits.len());
                 for split in &splits {
                     let weights = match &enc.weights {
                         EncoderWeights::Finetuned => e03_finetune::finetuned_dir(&e03_dir, &manifest, &enc.encoder, split.fold, split.spc).join("best"),
                         EncoderWeights::Pretrained(model) => e02_dir.join(model).join("best"),
                         EncoderWeights::Untrained(model) => untrained(&e02_dir, model, e02_seed as u64, &ctx.artifacts_dir)?,
                     };
-                    bar.set_message(format!("{} fold {} SPC {}: features", enc.encoder, split.fold, split.spc));
+                    bar.set_message(format!("{} fold {} SPC {}", enc.encoder, split.fold, split.spc));
                     let t0 = Instant::now();
                     let cache = ctx.artifacts_dir.join(&manifest).join(&enc.encoder).join(format!("fold{}-spc{}", split.fold, split.spc));
-                    let parts = features_of(&set, split, &weights, &cache, window_len, cfg.embed_batch_size)?;
+                    let whole_set = (enc.weights != EncoderWeights::Finetuned).then_some(&mut whole_set);
+                    per_split.push(features_of(&set, split, &weights, &cache, whole_set, window_len, cfg.embed_batch_size)?);
                     feature_seconds += t0.elapsed().as_secs_f64();
-                    let t1 = Instant::now();
-                    for &kind in &enc.heads {
-                        bar.set_message(format!("{} {kind} fold {} SPC {}", enc.encoder, split.fold, split.spc));
-                        let row = classify(&parts, kind, classes.len(), &cfg.classifier, &dataset, &enc.encoder, split.fold, split.spc)?;
-                        bar.suspend(|| {
-                            println!(
-                                "  {dataset} {} {kind:<4} SPC {:>4} fold {}: F1 {:.3} per window, {:.3} per object ({} epochs, evaluated epoch {})",
-                                enc.encoder, split.spc, split.fold, row.window.f1_macro, row.object.f1_macro, row.epochs, row.evaluated_epoch
-                            )
-                        });
-                        rows.push(row);
-                    }
-                    head_seconds += t1.elapsed().as_secs_f64();
                     bar.inc(1);
                 }
+                features.push(per_split);
             }
+            bar.finish_and_clear();
+            let mut jobs = Vec::new();
+            for (e, enc) in cfg.encoders.iter().enumerate() {
+                for (s, split) in splits.iter().enumerate() {
+                    jobs.extend(enc.heads.iter().map(|&kind| (e, s, split, kind)));
+                }
+            }
+            let bar = progress_bar(jobs.len(), &dataset, "heads");
+            let t1 = Instant::now();
+            let (features, encoders, classifier, dataset_ref) = (&features, &cfg.encoders, &cfg.classifier, &dataset);
+            let done = harness::on_every_core(jobs, astromer::DEFAULT_DEVICE_IS_CPU, |(e, s, split, kind)| {
+                let enc = &encoders[e].encoder;
+                let row = classify(&features[e][s], kind, classes.len(), classifier, dataset_ref, enc, split.fold, split.spc)?;
+                bar.suspend(|| {
+                    println!(
+                        "  {dataset_ref} {enc} {kind:<4} SPC {:>4} fold {}: F1 {:.3} per window, {:.3} per object ({} epochs, evaluated epoch {})",
+                        split.spc, split.fold, row.window.f1_macro, row.object.f1_macro, row.epochs, row.evaluated_epoch
+                    )
+                });
+                bar.inc(1);
+                Ok::<_, anyhow::Error>(row)
+            })?;
+            head_seconds += t1.elapsed().as_secs_f64();
+            rows.extend(done);
             bar.finish_and_clear();
             classes_by_dataset.insert(dataset, classes);
         }
@@ -273,10 +292,10 @@ fn untrained(e02_dir: &Path, model: &str, seed: u64, artifacts: &Path) -> Result
     Ok(dir)
 }
 
-fn progress_bar(len: usize, prefix: &str) -> indicatif::ProgressBar {
+fn progress_bar(len: usize, prefix: &str, unit: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("  {prefix} [{bar:30}] {pos}/{len} encoder passes {msg}")
+        indicatif::ProgressStyle::with_template(&format!("  {{prefix}} [{{bar:30}}] {{pos}}/{{len}} {unit} {{msg}}"))
             .expect("valid template")
             .progress_chars("=> "),
     );
@@ -291,12 +310,15 @@ struct SplitFeatures {
     test: PooledFeatures,
 }
 
-/// Features from the cache folder, or computed with the finetuned encoder in `weights` and cached.
+/// Features from the cache folder, or computed with the encoder in `weights` and cached. With
+/// `whole_set` (encoders whose weights are the same for every split) the features of every curve
+/// of `set` are computed once, kept there, and each part selects its curves from them.
 fn features_of(
     set: &LightCurveSet,
     split: &evaluation::FoldSplit,
     weights: &Path,
     cache: &Path,
+    mut whole_set: Option<&mut Option<PooledFeatures>>,
     window_len: usize,
     batch_size: usize,
 ) -> Result<SplitFeatures> {
@@ -312,20 +334,30 @@ fn features_of(
     let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
     let model = Astromer::load(weights, &dev).with_context(|| {
         format!(
-            "loading the finetuned encoder from {}; run `cargo xtask reproduce fig7` for this profile first",
+            "loading the encoder from {}; run `cargo xtask reproduce fig7` for this profile first",
             weights.display()
         )
     })?;
-    let mut out = Vec::new();
-    for (idx, path) in [&split.train, &split.val, &split.test].into_iter().zip(&paths) {
-        let subset = set.subset(idx)?;
-        let windows = lightcurve::set_sequential_windows(&subset, window_len);
+    let extract = |subset: &LightCurveSet| -> Result<PooledFeatures> {
+        let windows = lightcurve::set_sequential_windows(subset, window_len);
         let label = |i: usize| {
             subset
                 .label(i)
                 .ok_or_else(|| classifier::ClassifierError::Mismatch(format!("curve {i} of the subset has no class")))
         };
-        let f = PooledFeatures::extract(&model, &windows, label, batch_size, &mut |_, _| {})?;
+        Ok(PooledFeatures::extract(&model, &windows, label, batch_size, &mut |_, _| {})?)
+    };
+    let mut out = Vec::new();
+    for (idx, path) in [&split.train, &split.val, &split.test].into_iter().zip(&paths) {
+        let f = match whole_set.as_deref_mut() {
+            Some(whole) => {
+                if whole.is_none() {
+                    *whole = Some(extract(set)?);
+                }
+                whole.as_ref().expect("computed above").select_curves(idx)?
+            }
+            None => extract(&set.subset(idx)?)?,
+        };
         f.save(path)?;
         out.push(f);
     }

@@ -20,20 +20,18 @@ pub struct ClassicalSettings {
 /// Features of the curves of one set, computed once per curve on first use.
 pub struct FeatureTable {
     rows: Vec<Option<CurveFeatures>>,
-    pub fallbacks: usize,
 }
 
 impl FeatureTable {
     pub fn new(set: &LightCurveSet) -> Self {
         Self {
             rows: vec![None; set.len()],
-            fallbacks: 0,
         }
     }
 
-    /// Feature rows of `curves` (indices into `set`); the missing ones are computed in parallel
+    /// Computes the features of `curves` (indices into `set`) not computed yet, in parallel
     /// (curves are independent, so the result does not depend on the thread count).
-    pub fn rows(&mut self, set: &LightCurveSet, curves: &[usize], settings: &FeatureSettings) -> Vec<Vec<f64>> {
+    pub fn compute(&mut self, set: &LightCurveSet, curves: &[usize], settings: &FeatureSettings) {
         use rayon::prelude::*;
         let mut missing: Vec<usize> = curves.iter().copied().filter(|&i| self.rows[i].is_none()).collect();
         missing.sort_unstable();
@@ -46,15 +44,24 @@ impl FeatureTable {
             }
             self.rows[i] = Some(f);
         }
+    }
+
+    /// Feature rows of `curves`, computed by [`FeatureTable::compute`] before.
+    pub fn rows(&self, set: &LightCurveSet, curves: &[usize]) -> Result<Vec<Vec<f64>>> {
         curves
             .iter()
-            .map(|&i| self.rows[i].as_ref().expect("computed above").values.to_vec())
+            .map(|&i| {
+                self.rows[i]
+                    .as_ref()
+                    .map(|f| f.values.to_vec())
+                    .with_context(|| format!("{}: classical features were not computed", set.curve(i).object_id))
+            })
             .collect()
     }
 
-    /// Counts curves whose period search fell back, over those computed so far.
-    pub fn count_fallbacks(&mut self) {
-        self.fallbacks = self.rows.iter().flatten().filter(|f| f.period_fallback).count();
+    /// Curves whose period search fell back, over those computed so far.
+    pub fn fallbacks(&self) -> usize {
+        self.rows.iter().flatten().filter(|f| f.period_fallback).count()
     }
 }
 
@@ -81,16 +88,16 @@ pub struct Scored {
 /// Random forest on train ∪ validation curves (a forest has no early stopping to spend the
 /// validation curves on, so it sees every labelled curve of the split), scored on the test curves.
 pub fn forest(
-    table: &mut FeatureTable,
+    table: &FeatureTable,
     set: &LightCurveSet,
     split: &FoldSplit,
     settings: &ClassicalSettings,
     n_classes: usize,
 ) -> Result<Scored> {
     let fit_curves: Vec<usize> = split.train.iter().chain(&split.val).copied().collect();
-    let x = table.rows(set, &fit_curves, &settings.features);
+    let x = table.rows(set, &fit_curves)?;
     let forest = RandomForest::fit(&x, &labels(set, &fit_curves)?, &settings.forest)?;
-    let pred = forest.predict(&table.rows(set, &split.test, &settings.features))?;
+    let pred = forest.predict(&table.rows(set, &split.test)?)?;
     Ok(Scored {
         // One-hot "logits" of the predicted classes (ties are the forest's argmax).
         logits: astromer::layers::one_hot_rows(&pred, n_classes),
@@ -123,16 +130,15 @@ fn pooled(rows: &[Vec<f64>], labels: Vec<usize>, curves: &[usize]) -> PooledFeat
 /// features: trained on the train curves, early-stopped on the validation curves.
 pub fn mlp<D: astromer::dfdx::prelude::Device<f32>>(
     dev: &D,
-    table: &mut FeatureTable,
+    table: &FeatureTable,
     set: &LightCurveSet,
     split: &FoldSplit,
-    settings: &ClassicalSettings,
     head: &ClassifierSettings,
     n_classes: usize,
     on_epoch: &mut dyn FnMut(&classifier::HeadEpoch),
 ) -> Result<Scored> {
-    let part = |table: &mut FeatureTable, curves: &[usize]| -> Result<PooledFeatures> {
-        Ok(pooled(&table.rows(set, curves, &settings.features), labels(set, curves)?, curves))
+    let part = |table: &FeatureTable, curves: &[usize]| -> Result<PooledFeatures> {
+        Ok(pooled(&table.rows(set, curves)?, labels(set, curves)?, curves))
     };
     let (mut train, mut val, mut test) = (part(table, &split.train)?, part(table, &split.val)?, part(table, &split.test)?);
     let scaler = FeatureScaler::fit(&train);

@@ -120,6 +120,140 @@ fn labelled_windows(set: &LightCurveSet, idx: &[usize], window_len: usize) -> Re
     Ok((windows, labels))
 }
 
+/// What the trainings of one split read.
+struct SplitInputs {
+    train: (Vec<PaddedWindow>, Vec<usize>),
+    val: (Vec<PaddedWindow>, Vec<usize>),
+    test: (Vec<PaddedWindow>, Vec<usize>),
+    /// Per encoder (`encoder`, then the controls): train, validation and test pooled features.
+    features: Vec<[PooledFeatures; 3]>,
+}
+
+/// One training of the ablation.
+#[derive(Debug, Clone, Copy)]
+enum Job {
+    Baseline(BaselineKind),
+    Classical(&'static str),
+    /// A head on the pooled features of the encoder at this index.
+    Head(usize, HeadKind),
+}
+
+/// Runs one training on its own device (seeded as the settings say, so the result does not
+/// depend on what runs beside it). `Ok(Err(_))` is a training that failed (recorded, the others
+/// go on); `Err(_)` stops the experiment.
+#[allow(clippy::too_many_arguments)]
+fn run_job(
+    job: Job,
+    split: &evaluation::FoldSplit,
+    inputs: &SplitInputs,
+    encoders: &[&String],
+    table: &classical_rows::FeatureTable,
+    set: &LightCurveSet,
+    cfg: &Config,
+    head_settings: &ClassifierSettings,
+    n_classes: usize,
+    dataset: &str,
+) -> Result<std::result::Result<RunRow, String>> {
+    let t0 = Instant::now();
+    let dev = astromer::try_default_device(cfg.settings.seed).map_err(anyhow::Error::msg)?;
+    let (model, trained) = match job {
+        Job::Baseline(kind) => {
+            let ((train, train_labels), (val, val_labels), (test, test_labels)) = (&inputs.train, &inputs.val, &inputs.test);
+            let trained = baselines::train_baseline(&dev, kind, train, train_labels, val, val_labels, n_classes, &cfg.settings, &mut |_| {});
+            let scored = match trained {
+                Ok(t) => {
+                    let logits = t.model.logits(test, cfg.eval_batch_size)?;
+                    let objects: Vec<usize> = test.iter().map(|w| w.object_index).collect();
+                    Ok(Fitted {
+                        window: Some(window_metrics(&logits, n_classes, test_labels)?),
+                        object: object_metrics(&logits, n_classes, test_labels, &objects)?,
+                        train_windows: train.len(),
+                        val_windows: val.len(),
+                        epochs: t.history.len(),
+                        best_epoch: t.best_epoch,
+                        evaluated_epoch: t.evaluated_epoch,
+                        parameters: t.model.parameter_count(),
+                    })
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            (kind.as_str().to_string(), scored)
+        }
+        Job::Classical(model) => {
+            let scored = if model == "classical_rf" {
+                classical_rows::forest(table, set, split, &cfg.classical, n_classes)
+            } else {
+                classical_rows::mlp(&dev, table, set, split, head_settings, n_classes, &mut |_| {})
+            };
+            let fitted = match scored {
+                Ok(s) => Ok(Fitted {
+                    window: None,
+                    object: object_metrics(&s.logits, n_classes, &s.labels, &split.test)?,
+                    train_windows: s.train_curves,
+                    val_windows: s.val_curves,
+                    epochs: s.epochs,
+                    best_epoch: s.best_epoch,
+                    evaluated_epoch: s.evaluated_epoch,
+                    parameters: s.parameters,
+                }),
+                Err(e) => Err(e.to_string()),
+            };
+            (model.to_string(), fitted)
+        }
+        Job::Head(e, kind) => {
+            let [ftrain, fval, ftest] = &inputs.features[e];
+            let fitted = match classifier::train_head(&dev, kind, ftrain, fval, n_classes, head_settings, &mut |_| {}) {
+                Ok(t) => {
+                    let all: Vec<usize> = (0..ftest.len()).collect();
+                    let logits = t.head.logits(&ftest.head_input(kind, &all), ftest.input_width(kind), cfg.eval_batch_size);
+                    Ok(Fitted {
+                        window: Some(window_metrics(&logits, n_classes, &ftest.labels)?),
+                        object: object_metrics(&logits, n_classes, &ftest.labels, &ftest.object_index)?,
+                        train_windows: ftrain.len(),
+                        val_windows: fval.len(),
+                        epochs: t.history.len(),
+                        best_epoch: t.best_epoch,
+                        evaluated_epoch: t.evaluated_epoch,
+                        parameters: t.head.parameter_count(),
+                    })
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            (format!("{} {kind}", encoders[e]), fitted)
+        }
+    };
+    Ok(match trained {
+        Ok(f) => Ok(RunRow {
+            dataset: dataset.to_string(),
+            model,
+            spc: split.spc,
+            fold: split.fold,
+            window: f.window,
+            object: f.object,
+            train_windows: f.train_windows,
+            val_windows: f.val_windows,
+            epochs: f.epochs,
+            best_epoch: f.best_epoch,
+            evaluated_epoch: f.evaluated_epoch,
+            parameters: f.parameters,
+            seconds: t0.elapsed().as_secs_f64(),
+        }),
+        Err(e) => Err(format!("{dataset} {model} fold {} SPC {}: FAILED ({e})", split.fold, split.spc)),
+    })
+}
+
+/// What a training gives a row.
+struct Fitted {
+    window: Option<ClassificationMetrics>,
+    object: ClassificationMetrics,
+    train_windows: usize,
+    val_windows: usize,
+    epochs: usize,
+    best_epoch: usize,
+    evaluated_epoch: usize,
+    parameters: usize,
+}
+
 fn progress_bar(len: usize, prefix: &str) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len as u64);
     bar.set_style(
@@ -191,7 +325,6 @@ impl Experiment for E05Ablation {
         let e04_dir = ctx.upstream_dir("e04-classify")?.clone();
         let head_settings = cfg.head_settings();
         let window_len = finetune.finetune.window_len;
-        let dev = astromer::try_default_device(cfg.settings.seed).map_err(anyhow::Error::msg)?;
         let started = Instant::now();
         let mut rows = Vec::new();
         let mut failures: Vec<String> = Vec::new();
@@ -200,104 +333,19 @@ impl Experiment for E05Ablation {
             let set = ctx.open(&manifest)?;
             let n_classes = set.classes().context("the labelled set has no classes")?.len();
             let splits = evaluation::few_shot_splits_for_set(&set, &finetune.few_shot)?;
-            let heads_per_split = cfg.encoder_heads.len() * (1 + cfg.control_encoders.len());
-            let bar = progress_bar(splits.len() * (cfg.baselines.len() + 2 + heads_per_split), &dataset);
-            let mut features = classical_rows::FeatureTable::new(&set);
+            // Inputs first: windows of every split, classical features of every curve used, and
+            // e04's cached pooled features of the encoders (the folder layout is e04-classify's:
+            // artifacts/<profile>/e04-classify/<manifest>/<encoder>/fold<k>-spc<n>/{train,val,test}.features).
+            let mut table = classical_rows::FeatureTable::new(&set);
+            let used: Vec<usize> = splits.iter().flat_map(|s| s.train.iter().chain(&s.val).chain(&s.test)).copied().collect();
+            table.compute(&set, &used, &cfg.classical.features);
+            let encoders: Vec<&String> = std::iter::once(&cfg.encoder).chain(&cfg.control_encoders).collect();
+            let mut inputs = Vec::with_capacity(splits.len());
             for split in &splits {
-                let (train, train_labels) = labelled_windows(&set, &split.train, window_len)?;
-                let (val, val_labels) = labelled_windows(&set, &split.val, window_len)?;
-                let (test, test_labels) = labelled_windows(&set, &split.test, window_len)?;
-                let test_objects: Vec<usize> = test.iter().map(|w| w.object_index).collect();
-                for &kind in &cfg.baselines {
-                    let t0 = Instant::now();
-                    let what = format!("{kind} fold {} SPC {}", split.fold, split.spc);
-                    bar.set_message(what.clone());
-                    let b = bar.clone();
-                    let trained = baselines::train_baseline(
-                        &dev,
-                        kind,
-                        &train,
-                        &train_labels,
-                        &val,
-                        &val_labels,
-                        n_classes,
-                        &cfg.settings,
-                        &mut |e| b.set_message(format!("{what}: epoch {} val loss {:.3} acc {:.3}", e.epoch + 1, e.val_loss, e.val_accuracy)),
-                    );
-                    // One diverged training must not throw away the others: record it and go on.
-                    let trained = match trained {
-                        Ok(t) => t,
-                        Err(e) => {
-                            bar.suspend(|| println!("  {dataset} {what}: FAILED ({e})"));
-                            failures.push(format!("{dataset} {what}: {e}"));
-                            bar.inc(1);
-                            continue;
-                        }
-                    };
-                    let logits = trained.model.logits(&test, cfg.eval_batch_size)?;
-                    let row = RunRow {
-                        dataset: dataset.clone(),
-                        model: kind.as_str().to_string(),
-                        spc: split.spc,
-                        fold: split.fold,
-                        window: Some(window_metrics(&logits, n_classes, &test_labels)?),
-                        object: object_metrics(&logits, n_classes, &test_labels, &test_objects)?,
-                        train_windows: train.len(),
-                        val_windows: val.len(),
-                        epochs: trained.history.len(),
-                        best_epoch: trained.best_epoch,
-                        evaluated_epoch: trained.evaluated_epoch,
-                        parameters: trained.model.parameter_count(),
-                        seconds: t0.elapsed().as_secs_f64(),
-                    };
-                    report(&bar, &row);
-                    rows.push(row);
-                    bar.inc(1);
-                }
-                for model in ["classical_rf", "classical_mlp"] {
-                    let t0 = Instant::now();
-                    let what = format!("{model} fold {} SPC {}", split.fold, split.spc);
-                    bar.set_message(what.clone());
-                    let b = bar.clone();
-                    let scored = if model == "classical_rf" {
-                        classical_rows::forest(&mut features, &set, split, &cfg.classical, n_classes)
-                    } else {
-                        classical_rows::mlp(&dev, &mut features, &set, split, &cfg.classical, &head_settings, n_classes, &mut |e| {
-                            b.set_message(format!("{what}: epoch {} val loss {:.3}", e.epoch + 1, e.val_loss))
-                        })
-                    };
-                    let scored = match scored {
-                        Ok(s) => s,
-                        Err(e) => {
-                            bar.suspend(|| println!("  {dataset} {what}: FAILED ({e})"));
-                            failures.push(format!("{dataset} {what}: {e}"));
-                            bar.inc(1);
-                            continue;
-                        }
-                    };
-                    let row = RunRow {
-                        dataset: dataset.clone(),
-                        model: model.to_string(),
-                        spc: split.spc,
-                        fold: split.fold,
-                        window: None,
-                        object: object_metrics(&scored.logits, n_classes, &scored.labels, &split.test)?,
-                        train_windows: scored.train_curves,
-                        val_windows: scored.val_curves,
-                        epochs: scored.epochs,
-                        best_epoch: scored.best_epoch,
-                        evaluated_epoch: scored.evaluated_epoch,
-                        parameters: scored.parameters,
-                        seconds: t0.elapsed().as_secs_f64(),
-                    };
-                    report(&bar, &row);
-                    rows.push(row);
-                    bar.inc(1);
-                }
-                // A2 heads on e04's cached features of the encoder finetuned on this split. The
-                // folder layout is e04-classify's (artifacts/<profile>/e04-classify/<manifest>/
-                // <encoder>/fold<k>-spc<n>/{train,val,test}.features).
-                for encoder in std::iter::once(&cfg.encoder).chain(&cfg.control_encoders) {
+                let windows = [&split.train, &split.val, &split.test].map(|idx| labelled_windows(&set, idx, window_len));
+                let [train, val, test] = windows;
+                let mut features = Vec::with_capacity(encoders.len());
+                for encoder in &encoders {
                     let cache = e04_dir.join(&manifest).join(encoder).join(format!("fold{}-spc{}", split.fold, split.spc));
                     let load = |part: &str| {
                         let path = cache.join(format!("{part}.features"));
@@ -309,52 +357,41 @@ impl Experiment for E05Ablation {
                             )
                         })
                     };
-                    let (ftrain, fval, ftest) = (load("train")?, load("val")?, load("test")?);
-                    for &kind in &cfg.encoder_heads {
-                        let t0 = Instant::now();
-                        let model = format!("{encoder} {kind}");
-                        let what = format!("{model} fold {} SPC {}", split.fold, split.spc);
-                        bar.set_message(what.clone());
-                        let b = bar.clone();
-                        let trained = classifier::train_head(&dev, kind, &ftrain, &fval, n_classes, &head_settings, &mut |e| {
-                            b.set_message(format!("{what}: epoch {} val loss {:.3} acc {:.3}", e.epoch + 1, e.val_loss, e.val_accuracy))
-                        });
-                        let trained = match trained {
-                            Ok(t) => t,
-                            Err(e) => {
-                                bar.suspend(|| println!("  {dataset} {what}: FAILED ({e})"));
-                                failures.push(format!("{dataset} {what}: {e}"));
-                                bar.inc(1);
-                                continue;
-                            }
-                        };
-                        let all: Vec<usize> = (0..ftest.len()).collect();
-                        let logits = trained.head.logits(&ftest.head_input(kind, &all), ftest.input_width(kind), cfg.eval_batch_size);
-                        let row = RunRow {
-                            dataset: dataset.clone(),
-                            model,
-                            spc: split.spc,
-                            fold: split.fold,
-                            window: Some(window_metrics(&logits, n_classes, &ftest.labels)?),
-                            object: object_metrics(&logits, n_classes, &ftest.labels, &ftest.object_index)?,
-                            train_windows: ftrain.len(),
-                            val_windows: fval.len(),
-                            epochs: trained.history.len(),
-                            best_epoch: trained.best_epoch,
-                            evaluated_epoch: trained.evaluated_epoch,
-                            parameters: trained.head.parameter_count(),
-                            seconds: t0.elapsed().as_secs_f64(),
-                        };
-                        report(&bar, &row);
-                        rows.push(row);
-                        bar.inc(1);
-                    }
+                    features.push([load("train")?, load("val")?, load("test")?]);
+                }
+                inputs.push(SplitInputs { train: train?, val: val?, test: test?, features });
+            }
+            // Every training of this set, in the order of the results, side by side on the cores.
+            let mut jobs = Vec::new();
+            for (s, split) in splits.iter().enumerate() {
+                jobs.extend(cfg.baselines.iter().map(|&kind| (s, split, Job::Baseline(kind))));
+                jobs.extend([Job::Classical("classical_rf"), Job::Classical("classical_mlp")].map(|j| (s, split, j)));
+                for e in 0..encoders.len() {
+                    jobs.extend(cfg.encoder_heads.iter().map(|&kind| (s, split, Job::Head(e, kind))));
                 }
             }
+            let bar = progress_bar(jobs.len(), &dataset);
+            let (inputs, encoders, table, set, cfg, dataset) = (&inputs, &encoders, &table, &set, &cfg, &dataset);
+            let done = harness::on_every_core(jobs, astromer::DEFAULT_DEVICE_IS_CPU, |(s, split, job)| {
+                let outcome = run_job(job, split, &inputs[s], encoders, table, set, cfg, &head_settings, n_classes, dataset);
+                match &outcome {
+                    Ok(Ok(row)) => report(&bar, row),
+                    // One diverged training must not throw away the others: it is recorded below.
+                    Ok(Err(failure)) => bar.suspend(|| println!("  {failure}")),
+                    Err(_) => {}
+                }
+                bar.inc(1);
+                outcome
+            })?;
             bar.finish_and_clear();
-            features.count_fallbacks();
-            if features.fallbacks > 0 {
-                println!("  {dataset}: {} curves had no Lomb–Scargle periodogram (period = time span, power 0)", features.fallbacks);
+            for outcome in done {
+                match outcome {
+                    Ok(row) => rows.push(row),
+                    Err(failure) => failures.push(failure),
+                }
+            }
+            if table.fallbacks() > 0 {
+                println!("  {dataset}: {} curves had no Lomb–Scargle periodogram (period = time span, power 0)", table.fallbacks());
             }
         }
         println!("  e05 timing: {:.1} s", started.elapsed().as_secs_f64());

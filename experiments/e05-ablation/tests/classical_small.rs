@@ -30,8 +30,10 @@ fn classical_rows_on_the_small_sets() {
         let t0 = std::time::Instant::now();
         let mut by: std::collections::BTreeMap<(String, usize), Vec<f64>> = Default::default();
         for split in &splits {
-            let rf = classical_rows::forest(&mut table, &set, split, &cfg.classical, n_classes).unwrap();
-            let mlp = classical_rows::mlp(&dev, &mut table, &set, split, &cfg.classical, &head, n_classes, &mut |_| {}).unwrap();
+            let curves: Vec<usize> = split.train.iter().chain(&split.val).chain(&split.test).copied().collect();
+            table.compute(&set, &curves, &cfg.classical.features);
+            let rf = classical_rows::forest(&table, &set, split, &cfg.classical, n_classes).unwrap();
+            let mlp = classical_rows::mlp(&dev, &table, &set, split, &head, n_classes, &mut |_| {}).unwrap();
             for (name, s) in [("classical_rf", rf), ("classical_mlp", mlp)] {
                 let f1 = evaluation::object_metrics(&s.logits, n_classes, &s.labels, &split.test).unwrap().f1_macro;
                 by.entry((name.to_string(), split.spc)).or_default().push(f1);

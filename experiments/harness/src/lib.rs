@@ -28,6 +28,28 @@ pub enum TargetKind {
     Table,
 }
 
+/// Runs independent jobs side by side, one per core, when `side_by_side` (else one after
+/// another, e.g. on a GPU), and returns their results in `jobs` order.
+///
+/// For many small trainings (classifier heads, GRU baselines): their matrix products are too
+/// small to spread over cores, so one training keeps one core busy and two run in the time of one
+/// (`crates/classifier/examples/head_speed.rs`). Each job must build its own device and RNG from
+/// its own seed; then every result is the one a serial run gives, bit for bit, for any number of
+/// cores. The first error (in `jobs` order) is returned.
+pub fn on_every_core<J, R, E, F>(jobs: Vec<J>, side_by_side: bool, run: F) -> Result<Vec<R>, E>
+where
+    J: Send,
+    R: Send,
+    E: Send,
+    F: Fn(J) -> Result<R, E> + Sync,
+{
+    use rayon::prelude::*;
+    if !side_by_side {
+        return jobs.into_iter().map(run).collect();
+    }
+    jobs.into_par_iter().map(|job| run(job)).collect::<Vec<_>>().into_iter().collect()
+}
+
 /// The figure targets drawable under `profile` when some figures need a number of labelled sets
 /// (`needs`: figure, labelled sets it needs): for [`Experiment::figures`].
 pub fn figures_drawable(targets: &[Target], profile: &Profile, needs: &[(&str, usize)]) -> Vec<&'static str> {
@@ -75,6 +97,16 @@ pub trait Experiment: Send + Sync {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn jobs_on_every_core_come_back_in_order_with_the_first_error() {
+        for side_by_side in [true, false] {
+            let squares = super::on_every_core((0u64..64).collect(), side_by_side, |i| Ok::<_, String>(i * i)).unwrap();
+            assert_eq!(squares, (0u64..64).map(|i| i * i).collect::<Vec<_>>());
+            let err = super::on_every_core((0u64..64).collect(), side_by_side, |i| if i % 10 == 7 { Err(i) } else { Ok(i) });
+            assert_eq!(err.unwrap_err(), 7);
+        }
+    }
+
     use super::*;
 
     #[test]
