@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""PyTorch reference throughput for `cargo xtask bench`: Astromer 2 (6 blocks, d 256, 4 heads,
-FFN 512 tanh, learned residual projections, post-LN, LN+Dense head), window 200, on the CPU with
-the machine's threads. Prints one TOML record like the Rust bench:
+"""PyTorch reference throughput for `cargo xtask bench`: Astromer 2 (4 heads, FFN tanh, learned
+residual projections, post-LN, LN+Dense head), window 200, on the CPU with the machine's threads.
+Encoder `a2` = 6 blocks, d 256, FFN 512 (the paper's); `small` = 3 blocks, d 128, FFN 256 (the
+small profile's). Attention `manual` = matmul-softmax-matmul, like the Rust model; `sdpa` = PyTorch's
+fused `scaled_dot_product_attention` with the same additive key mask. Prints one TOML record like
+the Rust bench (windows/s: median, min and max over REPEATS timings of STEPS steps):
 
-    python3 tools/bench/bench_torch.py train|inference BATCH STEPS
+    python3 tools/bench/bench_torch.py train|inference BATCH STEPS [REPEATS [a2|small [manual|sdpa]]]
 """
 import math
 import resource
@@ -13,7 +16,12 @@ import time
 import torch
 from torch import nn
 
-D, H, FFN, BLOCKS, L = 256, 4, 512, 6, 200
+import torch.nn.functional as F
+
+ENCODERS = {"a2": (256, 512, 6), "small": (128, 256, 3)}
+H, L = 4, 200
+D, FFN, BLOCKS = ENCODERS["a2"]
+ATTENTION = "manual"
 
 
 class Block(nn.Module):
@@ -29,8 +37,12 @@ class Block(nn.Module):
         b, l, _ = x.shape
         split = lambda t: t.view(b, l, H, D // H).transpose(1, 2)
         q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        logits = q @ k.transpose(-1, -2) / math.sqrt(D // H) + key_bias
-        a = (logits.softmax(-1) @ v).transpose(1, 2).reshape(b, l, D)
+        if ATTENTION == "sdpa":
+            a = F.scaled_dot_product_attention(q, k, v, attn_mask=key_bias)
+        else:
+            logits = q @ k.transpose(-1, -2) / math.sqrt(D // H) + key_bias
+            a = logits.softmax(-1) @ v
+        a = a.transpose(1, 2).reshape(b, l, D)
         h = self.ln1(self.r1(x) + self.drop(self.merge(a)))
         f = self.drop(self.f2(torch.tanh(self.f1(h))))
         return self.ln2(self.r2(h) + f)
@@ -59,7 +71,12 @@ class Astromer2(nn.Module):
 
 
 def main():
+    global D, FFN, BLOCKS, ATTENTION
     mode, batch, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    repeats = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    D, FFN, BLOCKS = ENCODERS[sys.argv[5] if len(sys.argv) > 5 else "a2"]
+    ATTENTION = sys.argv[6] if len(sys.argv) > 6 else "manual"
+    assert ATTENTION in ("manual", "sdpa"), ATTENTION
     torch.manual_seed(0)
     model = Astromer2()
     t = torch.cumsum(torch.rand(batch, L) * 5.5 + 0.5, 1)
@@ -85,12 +102,19 @@ def main():
                 model(t, m, torch.zeros_like(hidden))
 
     step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    secs = (time.perf_counter() - start) / steps
+    rates = []
+    for _ in range(max(repeats, 1)):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(batch * steps / (time.perf_counter() - start))
+    rates.sort()
+    median = rates[len(rates) // 2]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f'mode = "{mode}"\nbatch = {batch}\nwindows_per_s = {batch / secs}\nseconds_per_step = {secs}\npeak_rss_mib = {rss}')
+    print(
+        f'mode = "{mode}"\nbatch = {batch}\nwindows_per_s = {median}\nwindows_per_s_min = {rates[0]}\n'
+        f'windows_per_s_max = {rates[-1]}\nseconds_per_step = {batch / median}\npeak_rss_mib = {rss}'
+    )
 
 
 if __name__ == "__main__":

@@ -101,15 +101,25 @@ enum Command {
         #[command(subcommand)]
         command: data::DataCommand,
     },
-    /// Training and inference windows/s and peak memory of A2 (window 200) on this build's device
-    /// (CPU, or CUDA with `--features cuda`), and the PyTorch reference when installed.
+    /// Training and inference windows/s, GFLOP/s, % of the CPU's nominal peak and peak memory of
+    /// A2 and the small encoder (window 200) on this build's device (CPU, or CUDA with
+    /// `--features cuda`), beside PyTorch (like-for-like attention and fused SDPA) when installed.
+    /// The default (2 encoders × 2 batches × 2 modes × 5 repeats, Rust and 2 PyTorch forms) takes
+    /// about 20 min on 2 cores; `--encoder small --batch 32 --repeats 3` a few.
     Bench {
+        /// Encoders: a2 (the paper's: 6 blocks, d 256, FFN 512) and/or small (the small profile's
+        /// A2: 3 blocks, d 128, FFN 256).
+        #[arg(long, value_delimiter = ',', default_value = "a2,small")]
+        encoder: Vec<String>,
         /// Batch sizes to measure.
         #[arg(long, value_delimiter = ',', default_value = "32,256")]
         batch: Vec<usize>,
-        /// Timed steps per configuration (after one warm-up step).
-        #[arg(long, default_value_t = 3)]
+        /// Steps per timing (after one warm-up step).
+        #[arg(long, default_value_t = 1)]
         steps: usize,
+        /// Timings per configuration; the table shows their median and range.
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
         /// Skip the PyTorch reference.
         #[arg(long)]
         no_torch: bool,
@@ -126,7 +136,7 @@ enum Command {
     },
     /// (internal) one bench configuration, run in a child process.
     #[command(hide = true)]
-    BenchOne { mode: String, batch: usize, steps: usize },
+    BenchOne { encoder: String, mode: String, batch: usize, steps: usize, repeats: usize },
 }
 
 fn workspace_root() -> PathBuf {
@@ -237,8 +247,27 @@ fn run(cli: Cli) -> Result<()> {
         Command::Data { command } => data::run(&root, command),
         Command::Weights { command } => weights::run(command),
         Command::Embed(args) => embed::run(args),
-        Command::Bench { batch, steps, no_torch } => bench::run(&batch, steps, !no_torch).map(|_| ()),
-        Command::BenchOne { mode, batch, steps } => bench::bench_one(&mode, batch, steps),
+        Command::Bench {
+            encoder,
+            batch,
+            steps,
+            repeats,
+            no_torch,
+        } => bench::run(&bench::BenchPlan {
+            encoders: &encoder,
+            batches: &batch,
+            steps,
+            repeats,
+            torch: !no_torch,
+        })
+        .map(|_| ()),
+        Command::BenchOne {
+            encoder,
+            mode,
+            batch,
+            steps,
+            repeats,
+        } => bench::bench_one(&encoder, &mode, batch, steps, repeats),
         Command::Parity { dir, strict } => parity(&root, &dir, strict),
     }
 }
@@ -253,7 +282,7 @@ mod tests {
         let root = workspace_root();
         let registry = registry();
         let names = Profile::available(&root.join("profiles"));
-        for expected in ["eros-lmc", "paper", "small", "smoke"] {
+        for expected in ["eros-lmc", "paper", "plateau", "small", "smoke"] {
             assert!(names.iter().any(|n| n == expected), "{names:?}");
         }
         for name in names {
