@@ -92,21 +92,13 @@ struct PaperRun {
     f1: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 struct RunRow {
     dataset: String,
     model: String,
     spc: usize,
     fold: usize,
-    /// `None` for rows that classify whole curves (the classical features).
-    window: Option<ClassificationMetrics>,
-    object: ClassificationMetrics,
-    train_windows: usize,
-    val_windows: usize,
-    epochs: usize,
-    best_epoch: usize,
-    evaluated_epoch: usize,
-    parameters: usize,
+    fit: Fitted,
     seconds: f64,
 }
 
@@ -223,19 +215,12 @@ fn run_job(
         }
     };
     Ok(match trained {
-        Ok(f) => Ok(RunRow {
+        Ok(fit) => Ok(RunRow {
             dataset: dataset.to_string(),
             model,
             spc: split.spc,
             fold: split.fold,
-            window: f.window,
-            object: f.object,
-            train_windows: f.train_windows,
-            val_windows: f.val_windows,
-            epochs: f.epochs,
-            best_epoch: f.best_epoch,
-            evaluated_epoch: f.evaluated_epoch,
-            parameters: f.parameters,
+            fit,
             seconds: t0.elapsed().as_secs_f64(),
         }),
         Err(e) => Err(format!("{dataset} {model} fold {} SPC {}: FAILED ({e})", split.fold, split.spc)),
@@ -243,7 +228,9 @@ fn run_job(
 }
 
 /// What a training gives a row.
+#[derive(Debug, Clone)]
 struct Fitted {
+    /// `None` for rows that classify whole curves (the classical features).
     window: Option<ClassificationMetrics>,
     object: ClassificationMetrics,
     train_windows: usize,
@@ -415,7 +402,7 @@ type F1Points = BTreeMap<(String, String, usize), Vec<f64>>;
 fn fig18_points(rows: &[RunRow]) -> F1Points {
     let mut out: F1Points = BTreeMap::new();
     for r in rows {
-        let f1 = r.window.as_ref().unwrap_or(&r.object).f1_macro;
+        let f1 = r.fit.window.as_ref().unwrap_or(&r.fit.object).f1_macro;
         out.entry((r.dataset.clone(), r.model.clone(), r.spc)).or_default().push(f1);
     }
     out
@@ -429,10 +416,10 @@ fn report(bar: &indicatif::ProgressBar, row: &RunRow) {
             row.model,
             row.spc,
             row.fold,
-            row.window.map_or("  —  ".to_string(), |w| format!("{:.3}", w.f1_macro)),
-            row.object.f1_macro,
-            row.epochs,
-            row.best_epoch,
+            row.fit.window.map_or("  —  ".to_string(), |w| format!("{:.3}", w.f1_macro)),
+            row.fit.object.f1_macro,
+            row.fit.epochs,
+            row.fit.best_epoch,
             row.seconds
         )
     });
@@ -476,16 +463,16 @@ fn write_results(ctx: &mut RunContext<'_>, rows: &[RunRow], f1: &F1Points, failu
             t.insert("model".into(), r.model.clone().into());
             t.insert("spc".into(), (r.spc as i64).into());
             t.insert("fold".into(), (r.fold as i64).into());
-            if let Some(w) = &r.window {
+            if let Some(w) = &r.fit.window {
                 t.insert("per_window".into(), metrics_table(w));
             }
-            t.insert("per_object".into(), metrics_table(&r.object));
-            t.insert("train_windows".into(), (r.train_windows as i64).into());
-            t.insert("val_windows".into(), (r.val_windows as i64).into());
-            t.insert("epochs".into(), (r.epochs as i64).into());
-            t.insert("best_epoch".into(), (r.best_epoch as i64).into());
-            t.insert("evaluated_epoch".into(), (r.evaluated_epoch as i64).into());
-            t.insert("parameters".into(), (r.parameters as i64).into());
+            t.insert("per_object".into(), metrics_table(&r.fit.object));
+            t.insert("train_windows".into(), (r.fit.train_windows as i64).into());
+            t.insert("val_windows".into(), (r.fit.val_windows as i64).into());
+            t.insert("epochs".into(), (r.fit.epochs as i64).into());
+            t.insert("best_epoch".into(), (r.fit.best_epoch as i64).into());
+            t.insert("evaluated_epoch".into(), (r.fit.evaluated_epoch as i64).into());
+            t.insert("parameters".into(), (r.fit.parameters as i64).into());
             t.insert("seconds".into(), round(r.seconds).into());
             toml::Value::Table(t)
         })
@@ -634,14 +621,16 @@ mod tests {
             model: "A2 max".into(),
             spc: 20,
             fold,
-            window: Some(m),
-            object: m,
-            train_windows: 1,
-            val_windows: 1,
-            epochs: 1,
-            best_epoch: 0,
-            evaluated_epoch: 0,
-            parameters: 1,
+            fit: Fitted {
+                window: Some(m),
+                object: m,
+                train_windows: 1,
+                val_windows: 1,
+                epochs: 1,
+                best_epoch: 0,
+                evaluated_epoch: 0,
+                parameters: 1,
+            },
             seconds: 0.0,
         };
         let p = fig18_points(&[row(0), row(1)]);
