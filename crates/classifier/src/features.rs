@@ -36,6 +36,18 @@ pub struct PooledFeatures {
 const MAGIC: &[u8; 8] = b"ASTRPF01";
 
 impl PooledFeatures {
+    /// No windows yet, for `n_reps` representations of width `d_model`.
+    pub fn empty(n_reps: usize, d_model: usize) -> Self {
+        Self {
+            n_reps,
+            d_model,
+            means: Vec::new(),
+            last_max: Vec::new(),
+            object_index: Vec::new(),
+            labels: Vec::new(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -55,14 +67,7 @@ impl PooledFeatures {
             rows_of.entry(object).or_default().push(row);
         }
         let (r, d) = (self.n_reps, self.d_model);
-        let mut out = Self {
-            n_reps: r,
-            d_model: d,
-            means: Vec::new(),
-            last_max: Vec::new(),
-            object_index: Vec::new(),
-            labels: Vec::new(),
-        };
+        let mut out = Self::empty(r, d);
         for (position, curve) in curves.iter().enumerate() {
             let rows = rows_of
                 .get(curve)

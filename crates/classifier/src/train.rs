@@ -224,14 +224,7 @@ mod tests {
         use rand::Rng;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (r, d) = (2, 4);
-        let mut f = PooledFeatures {
-            n_reps: r,
-            d_model: d,
-            means: Vec::new(),
-            last_max: Vec::new(),
-            object_index: Vec::new(),
-            labels: Vec::new(),
-        };
+        let mut f = PooledFeatures::empty(r, d);
         for i in 0..n {
             let label = i % 2;
             let centre = if label == 0 { -1.0 } else { 1.0 };
