@@ -34,6 +34,9 @@ impl Layout {
 pub enum SyntheticSurvey {
     /// Unlabelled MACHO-like pretraining set (variables and constant stars mixed).
     Macho,
+    /// Unlabelled MACHO-like pretraining set of variable stars only, in the proportions of the
+    /// LMC's variable population (`survey_sim::MACHO_LMC_VARIABLES_MIX`).
+    MachoLmcVariables,
     /// Labelled Alcock-like set (6 classes, spec §10 proportions).
     Alcock,
     /// Labelled ATLAS-like set (5 classes, spec §10 proportions).

@@ -319,6 +319,9 @@ impl DataStore {
         }
         let (weights, cadence, prefix): (&[(&str, f64)], _, _) = match survey {
             SyntheticSurvey::Macho => (&survey_sim::MACHO_UNLABELED_MIX[..], survey_sim::Cadence::Macho, "macho"),
+            SyntheticSurvey::MachoLmcVariables => {
+                (&survey_sim::MACHO_LMC_VARIABLES_MIX[..], survey_sim::Cadence::Macho, "macho")
+            }
             SyntheticSurvey::Alcock => (&survey_sim::ALCOCK_CLASSES[..], survey_sim::Cadence::Macho, "alcock"),
             SyntheticSurvey::Atlas => (&survey_sim::ATLAS_CLASSES[..], survey_sim::Cadence::Atlas, "atlas"),
         };

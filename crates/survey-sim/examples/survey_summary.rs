@@ -21,6 +21,7 @@ fn main() {
     let spec = match survey {
         "atlas" => SurveySpec::atlas(seed, total, 20),
         "macho" => SurveySpec::macho_unlabeled(seed, total, 0),
+        "macho-lmc-variables" => SurveySpec::macho_lmc_variables(seed, total, 0),
         _ => SurveySpec::alcock(seed, total, 20),
     };
     let curves = match generate(&spec) {

@@ -35,6 +35,26 @@ pub const MACHO_UNLABELED_MIX: [(&str, f64); 8] = [
     ("RRc", 0.0270),
 ];
 
+/// Pretraining mix standing in for a *variability-selected* MACHO LMC field: the periodic
+/// classes in proportion to the OGLE-III census of the LMC — long-period variables 91 995
+/// (Soszyński et al. 2009, AcA 59, 239), RRab 17 693 and RRc 4 958 (Soszyński et al. 2009,
+/// AcA 59, 1; RRd left out, the simulator has none), classical Cepheids 1 848 fundamental-mode
+/// and 1 228 first-overtone (Soszyński et al. 2008, AcA 58, 163), eclipsing binaries 26 121
+/// (Graczyk et al. 2011, AcA 61, 103) — plus irregular/stochastic `Other` at 10 % of the total
+/// (our choice: no census counts them), and no constant stars: the official pipeline keeps only
+/// variable-looking curves (spec §2.1). Red giants dominate the variable LMC, so this mix is 58 %
+/// LPV where [`MACHO_UNLABELED_MIX`] (which follows the labelled Alcock catalogue) has 4.7 %.
+/// Weights are catalogue counts (not normalised); alphabetical order.
+pub const MACHO_LMC_VARIABLES_MIX: [(&str, f64); 7] = [
+    ("Cep_0", 1848.0),
+    ("Cep_1", 1228.0),
+    ("EC", 26121.0),
+    ("LPV", 91995.0),
+    ("Other", 15983.0),
+    ("RRab", 17693.0),
+    ("RRc", 4958.0),
+];
+
 /// Splits `total` objects over `weights` by the largest-remainder (Hamilton) method, giving
 /// every class at least `min_per_class`.
 ///
@@ -226,5 +246,23 @@ mod counts_tests {
         let counts = counts_in_proportion(1000, &MACHO_UNLABELED_MIX, 1);
         assert_eq!(sum(&counts), 1000);
         assert_eq!(counts[4], ("NonVar".to_string(), 600));
+    }
+
+    #[test]
+    fn lmc_variables_mix_is_red_giant_dominated_and_has_no_constant_stars() {
+        let total: f64 = MACHO_LMC_VARIABLES_MIX.iter().map(|(_, w)| w).sum();
+        let share = |name: &str| {
+            MACHO_LMC_VARIABLES_MIX
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0.0, |(_, w)| w / total)
+        };
+        assert!((share("Other") - 0.10).abs() < 1e-4, "{}", share("Other"));
+        assert!((share("LPV") - 0.5755).abs() < 1e-3, "{}", share("LPV"));
+        assert_eq!(share("NonVar"), 0.0);
+        let counts = counts_in_proportion(1000, &MACHO_LMC_VARIABLES_MIX, 0);
+        assert_eq!(sum(&counts), 1000);
+        let lpv = counts.iter().find(|(n, _)| n == "LPV").map(|(_, c)| *c);
+        assert_eq!(lpv, Some(576), "{counts:?}");
     }
 }

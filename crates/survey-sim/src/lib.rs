@@ -27,7 +27,9 @@ mod survey;
 #[cfg(test)]
 mod test_support;
 
-pub use catalog::{counts_in_proportion, ALCOCK_CLASSES, ATLAS_CLASSES, MACHO_UNLABELED_MIX};
+pub use catalog::{
+    counts_in_proportion, ALCOCK_CLASSES, ATLAS_CLASSES, MACHO_LMC_VARIABLES_MIX, MACHO_UNLABELED_MIX,
+};
 pub use classes::KNOWN_CLASSES;
 pub use error::SimError;
 pub use survey::{Cadence, SimulatedCurve, SurveySpec, TrueParams};

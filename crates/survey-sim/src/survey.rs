@@ -109,6 +109,19 @@ impl SurveySpec {
         )
     }
 
+    /// MACHO-like unlabelled pretraining survey of variable stars only, in LMC proportions
+    /// ([`crate::MACHO_LMC_VARIABLES_MIX`]).
+    pub fn macho_lmc_variables(seed: u64, total: usize, min_per_class: usize) -> Self {
+        Self::from_mix(
+            "macho",
+            Cadence::Macho,
+            seed,
+            total,
+            &crate::MACHO_LMC_VARIABLES_MIX,
+            min_per_class,
+        )
+    }
+
     fn from_mix(
         name: &str,
         cadence: Cadence,
