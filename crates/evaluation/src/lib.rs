@@ -8,12 +8,14 @@
 //!   over the classes present ([`ClassificationMetrics::macro_present`]);
 //! - [`aggregate`]: per-object mean logits, [`argmax`], [`window_metrics`], [`object_metrics`];
 //! - [`FoldSummary`] / [`MetricsSummary`]: mean, sample std, min, max over folds;
-//! - [`few_shot_splits`]: test set, SPC subsets and train/val per fold, deterministic per seed.
+//! - [`few_shot_splits`]: test set, SPC subsets and train/val per fold, deterministic per seed;
+//! - [`spearman`]: rank correlation with tie-averaged [`ranks`].
 //!
 //! See `docs/evaluation.md` for the protocol and where it departs from the paper.
 
 pub mod aggregate;
 pub mod confusion;
+pub mod correlation;
 pub mod error;
 pub mod few_shot;
 pub mod metrics;
@@ -24,6 +26,7 @@ pub use aggregate::{
     labels_by_object, object_metrics, window_metrics,
 };
 pub use confusion::ConfusionMatrix;
+pub use correlation::{ranks, spearman};
 pub use error::{EvalError, Result};
 pub use few_shot::{
     draw_rng, few_shot_splits, few_shot_splits_for_set, DrawStage, FewShotSettings, FoldSplit,

@@ -236,6 +236,76 @@ pub fn window_phases(window: &PaddedWindow, period: f64) -> Vec<f64> {
     periodogram::fold(&t, period, 0.0)
 }
 
+/// Test curves per class read for the extrema statistic (first window each): enough for a stable
+/// mean, few enough that `paper` (thousands of test curves per class) stays seconds.
+const EXTREMA_CURVES_PER_CLASS: usize = 100;
+
+/// Spearman ρ, over the valid points of one window, between the attention each observation
+/// receives and its distance from the window's median magnitude, |mag − median|: positive when
+/// the extrema of the curve draw the attention (what Figs. 8–9 show by eye). `None` when either
+/// side is constant.
+fn extremum_attention_correlation(mag: &[f64], received: &[f32]) -> Option<f64> {
+    let mut sorted = mag.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len();
+    if n == 0 {
+        return None;
+    }
+    let median = if n % 2 == 1 { sorted[n / 2] } else { 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]) };
+    let distance: Vec<f64> = mag.iter().map(|m| (m - median).abs()).collect();
+    let attention: Vec<f64> = received.iter().map(|&a| a as f64).collect();
+    evaluation::spearman(&attention, &distance)
+}
+
+/// The extrema statistic of one class: mean of [`extremum_attention_correlation`] (attention
+/// averaged over heads) over the first window of up to [`EXTREMA_CURVES_PER_CLASS`] fold-0 test
+/// curves of the class.
+struct ClassExtrema {
+    class_name: String,
+    windows: usize,
+    spearman_mean: f64,
+    spearman_positive_fraction: f64,
+}
+
+fn extremum_attention_by_class(setup: &ProbeSetup, block: usize) -> Result<Vec<ClassExtrema>> {
+    let mut by_class: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for &i in &setup.test {
+        let Some(label) = setup.set.label(i) else { continue };
+        let curves = by_class.entry(label).or_default();
+        if curves.len() < EXTREMA_CURVES_PER_CLASS {
+            curves.push(i);
+        }
+    }
+    let mut out = Vec::new();
+    for (class, curves) in by_class {
+        let windows: Vec<PaddedWindow> = curves
+            .iter()
+            .map(|&i| lightcurve::make_window(&setup.set.curve(i), i, 0, setup.window_len))
+            .collect();
+        let mut rhos = Vec::new();
+        // Chunks bound the memory of the maps (n_valid² per head and window).
+        for chunk in windows.chunks(64) {
+            let maps = representation::attention_maps(&setup.model, chunk, block)
+                .with_context(|| format!("{}: attention maps of block {}", setup.dataset, block + 1))?;
+            for (window, map) in chunk.iter().zip(&maps) {
+                let mag: Vec<f64> = window.mag[..window.n_valid].iter().map(|&m| m as f64).collect();
+                rhos.extend(extremum_attention_correlation(&mag, &map.received(None)));
+            }
+        }
+        if rhos.is_empty() {
+            continue;
+        }
+        let count = rhos.len() as f64;
+        out.push(ClassExtrema {
+            class_name: setup.classes[class].clone(),
+            windows: rhos.len(),
+            spearman_mean: rhos.iter().sum::<f64>() / count,
+            spearman_positive_fraction: rhos.iter().filter(|&&r| r > 0.0).count() as f64 / count,
+        });
+    }
+    Ok(out)
+}
+
 /// Normalised entropy of a distribution (1 = uniform).
 fn normalised_entropy(p: &[f32]) -> f64 {
     if p.len() < 2 {
@@ -335,6 +405,7 @@ impl Experiment for E06Attention {
         let cfg: Config = ctx.config()?;
         let mut probed = Vec::new();
         let mut rows = Vec::new();
+        let mut extrema_rows = Vec::new();
         for manifest in ctx.profile.data().labelled.clone() {
             let setup = ProbeSetup::load(ctx, &manifest, &cfg.encoder)?;
             let dir = ctx.dataset(&manifest).context("prepared data set")?.dir.clone();
@@ -388,6 +459,24 @@ impl Experiment for E06Attention {
                     received_mean: mean,
                 });
             }
+            for class in extremum_attention_by_class(&setup, cfg.block)? {
+                let round = |v: f64| (v * 1e4).round() / 1e4;
+                println!(
+                    "  {} {:<6}: attention vs |mag − median| over {} test windows: mean Spearman {:+.3}, positive in {:.0} %",
+                    setup.dataset,
+                    class.class_name,
+                    class.windows,
+                    class.spearman_mean,
+                    100.0 * class.spearman_positive_fraction
+                );
+                let mut row = toml::Table::new();
+                row.insert("dataset".into(), setup.dataset.clone().into());
+                row.insert("class".into(), class.class_name.into());
+                row.insert("windows".into(), (class.windows as i64).into());
+                row.insert("spearman_mean".into(), round(class.spearman_mean).into());
+                row.insert("spearman_positive_fraction".into(), round(class.spearman_positive_fraction).into());
+                extrema_rows.push(toml::Value::Table(row));
+            }
         }
         let agreement = period_agreement(&probed);
         let results = ctx.results();
@@ -395,7 +484,10 @@ impl Experiment for E06Attention {
             "note".into(),
             "Attention received by observation k = mean over the window's valid queries of the softmax weight on key k \
              (padding excluded), in the first block of the A2 encoder finetuned on fold 0 at the largest SPC. \
-             entropy = normalised entropy of that distribution (1 = uniform attention)."
+             entropy = normalised entropy of that distribution (1 = uniform attention). \
+             attention_extrema: per class, Spearman rank correlation between the attention received (mean over heads) and \
+             |mag - window median| over the valid points of the first window of up to 100 fold-0 test curves; \
+             spearman_mean > 0 when the extrema draw the attention."
                 .into(),
         );
         if let Some((n, within, half)) = agreement {
@@ -406,6 +498,7 @@ impl Experiment for E06Attention {
             results.insert("lomb_scargle_check".into(), toml::Value::Table(t));
         }
         results.insert("examples".into(), toml::Value::Array(rows));
+        results.insert("attention_extrema".into(), toml::Value::Array(extrema_rows));
 
         // Fig. 8: Alcock (the first labelled set), rows = classes, columns = heads.
         let first = probed.first().map(|p| p.dataset.clone()).unwrap_or_default();
@@ -454,6 +547,23 @@ fn period_agreement(probed: &[Probed]) -> Option<(usize, usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extremum_correlation_is_one_when_attention_follows_the_distance_from_the_median() {
+        let mag = [0.0, 0.1, -0.1, 0.9, -0.5, 0.05, -1.2];
+        // Attention growing with |mag − median| (median 0.0) …
+        let follows: Vec<f32> = mag.iter().map(|m: &f64| (0.01 + m.abs()) as f32).collect();
+        assert!((extremum_attention_correlation(&mag, &follows).unwrap() - 1.0).abs() < 1e-12);
+        // … shrinking with it …
+        let avoids: Vec<f32> = mag.iter().map(|m: &f64| (1.0 / (0.01 + m.abs())) as f32).collect();
+        assert!((extremum_attention_correlation(&mag, &avoids).unwrap() + 1.0).abs() < 1e-12);
+        // … and uniform attention says nothing.
+        assert_eq!(extremum_attention_correlation(&mag, &[1.0 / 7.0; 7]), None);
+        // Even count: the median is the mean of the middle pair (0.0 and 0.1 → 0.05).
+        let mag = [0.0, 0.1, 1.0, -1.0];
+        let attention = [0.2_f32, 0.2, 0.3, 0.3];
+        assert!(extremum_attention_correlation(&mag, &attention).unwrap() > 0.9);
+    }
 
     #[test]
     fn entropy_is_one_for_uniform_and_low_for_peaked() {
