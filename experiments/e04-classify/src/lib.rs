@@ -217,9 +217,13 @@ impl Experiment for E04Classify {
                 if enc.weights == EncoderWeights::Finetuned && !finetune.encoders.contains(&enc.encoder) {
                     bail!("encoder `{}` was not finetuned by e03-finetune (it finetuned {:?})", enc.encoder, finetune.encoders);
                 }
-                // The controls' weights do not depend on the split: one pass over the whole set
-                // serves every split (selected per curve, as a pass over the split's curves gives).
-                let mut whole_set = None;
+                // The controls' weights do not depend on the split: one pass over the curves of
+                // all splits together serves every split (selected per curve, as a pass over the
+                // split's curves gives); curves no split uses are never embedded.
+                let mut split_curves: Vec<usize> = splits.iter().flat_map(|s| s.train.iter().chain(&s.val).chain(&s.test).copied()).collect();
+                split_curves.sort_unstable();
+                split_curves.dedup();
+                let mut all_splits = None;
                 let mut per_split = Vec::with_capacity(splits.len());
                 for split in &splits {
                     let weights = match &enc.weights {
@@ -230,8 +234,8 @@ impl Experiment for E04Classify {
                     bar.set_message(format!("{} fold {} SPC {}", enc.encoder, split.fold, split.spc));
                     let t0 = Instant::now();
                     let cache = ctx.artifacts_dir.join(&manifest).join(&enc.encoder).join(format!("fold{}-spc{}", split.fold, split.spc));
-                    let whole_set = (enc.weights != EncoderWeights::Finetuned).then_some(&mut whole_set);
-                    per_split.push(features_of(&set, split, &weights, &cache, whole_set, window_len, cfg.embed_batch_size)?);
+                    let shared = (enc.weights != EncoderWeights::Finetuned).then_some(SharedPass { curves: &split_curves, features: &mut all_splits });
+                    per_split.push(features_of(&set, split, &weights, &cache, shared, window_len, cfg.embed_batch_size)?);
                     feature_seconds += t0.elapsed().as_secs_f64();
                     bar.inc(1);
                 }
@@ -310,15 +314,22 @@ struct SplitFeatures {
     test: PooledFeatures,
 }
 
+/// One encoder pass shared by every split: the features of `curves` (sorted indices into the set),
+/// computed by the first split that needs them.
+struct SharedPass<'a> {
+    curves: &'a [usize],
+    features: &'a mut Option<PooledFeatures>,
+}
+
 /// Features from the cache folder, or computed with the encoder in `weights` and cached. With
-/// `whole_set` (encoders whose weights are the same for every split) the features of every curve
-/// of `set` are computed once, kept there, and each part selects its curves from them.
+/// `shared` (encoders whose weights are the same for every split) the features of the shared
+/// curves are computed once, kept there, and each part selects its curves from them.
 fn features_of(
     set: &LightCurveSet,
     split: &evaluation::FoldSplit,
     weights: &Path,
     cache: &Path,
-    mut whole_set: Option<&mut Option<PooledFeatures>>,
+    mut shared: Option<SharedPass<'_>>,
     window_len: usize,
     batch_size: usize,
 ) -> Result<SplitFeatures> {
@@ -349,12 +360,17 @@ fn features_of(
     };
     let mut out = Vec::new();
     for (idx, path) in [&split.train, &split.val, &split.test].into_iter().zip(&paths) {
-        let f = match whole_set.as_deref_mut() {
-            Some(whole) => {
-                if whole.is_none() {
-                    *whole = Some(extract(set)?);
+        let f = match shared.as_mut() {
+            Some(pass) => {
+                if pass.features.is_none() {
+                    *pass.features = Some(extract(&set.subset(pass.curves)?)?);
                 }
-                whole.as_ref().expect("computed above").select_curves(idx)?
+                // Positions in the shared pass, which numbers its curves 0.. in `curves` order.
+                let positions = idx
+                    .iter()
+                    .map(|curve| pass.curves.binary_search(curve).map_err(|_| anyhow::anyhow!("curve {curve} of the split is not among the shared curves")))
+                    .collect::<Result<Vec<usize>>>()?;
+                pass.features.as_ref().expect("computed above").select_curves(&positions)?
             }
             None => extract(&set.subset(idx)?)?,
         };
