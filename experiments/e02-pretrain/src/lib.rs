@@ -259,6 +259,7 @@ fn import_one(
     dir: &Path,
 ) -> Result<(toml::Table, TestMetrics)> {
     let dev = astromer::try_default_device(cfg.training.seed).map_err(anyhow::Error::msg)?;
+    let _cache = astromer::CacheRelease::new(&dev);
     let model = Astromer::load(source, &dev).with_context(|| {
         format!(
             "{}: weights = \"imported:{}\" but no checkpoint loads from there; make one with \
@@ -317,6 +318,7 @@ fn pretrain_one(
     dir: &Path,
 ) -> Result<Pretrained> {
     let dev = astromer::try_default_device(cfg.training.seed).map_err(anyhow::Error::msg)?;
+    let _cache = astromer::CacheRelease::new(&dev);
     let model = Astromer::new(spec.encoder.clone(), &dev, cfg.training.seed)
         .with_context(|| format!("building {}", spec.name))?;
     let params = model.parameter_count();

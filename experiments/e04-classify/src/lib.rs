@@ -286,6 +286,7 @@ fn untrained(e02_dir: &Path, model: &str, seed: u64, artifacts: &Path) -> Result
     let dir = artifacts.join("untrained").join(model);
     if !dir.join("model.safetensors").exists() {
         let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
+        let _cache = astromer::CacheRelease::new(&dev);
         let pretrained = e02_dir.join(model).join("best");
         let config = Astromer::load(&pretrained, &dev)
             .with_context(|| format!("reading the architecture of {model} from {}", pretrained.display()))?
@@ -343,6 +344,7 @@ fn features_of(
         });
     }
     let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
+    let _cache = astromer::CacheRelease::new(&dev);
     let model = Astromer::load(weights, &dev).with_context(|| {
         format!(
             "loading the encoder from {}; run `cargo xtask reproduce fig7` for this profile first",
@@ -417,6 +419,7 @@ fn classify(
     spc: usize,
 ) -> Result<RunRow> {
     let dev = astromer::try_default_device(settings.seed).map_err(anyhow::Error::msg)?;
+    let _cache = astromer::CacheRelease::new(&dev);
     let scaled;
     let parts = if settings.standardize {
         let z = classifier::FeatureScaler::fit(&parts.train);

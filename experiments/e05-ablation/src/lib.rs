@@ -148,6 +148,7 @@ fn run_job(
 ) -> Result<std::result::Result<RunRow, String>> {
     let t0 = Instant::now();
     let dev = astromer::try_default_device(cfg.settings.seed).map_err(anyhow::Error::msg)?;
+    let _cache = astromer::CacheRelease::new(&dev);
     let (model, trained) = match job {
         Job::Baseline(kind) => {
             let ((train, train_labels), (val, val_labels), (test, test_labels)) = (&inputs.train, &inputs.val, &inputs.test);
