@@ -245,13 +245,7 @@ const EXTREMA_CURVES_PER_CLASS: usize = 100;
 /// the extrema of the curve draw the attention (what Figs. 8–9 show by eye). `None` when either
 /// side is constant.
 fn extremum_attention_correlation(mag: &[f64], received: &[f32]) -> Option<f64> {
-    let mut sorted = mag.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let n = sorted.len();
-    if n == 0 {
-        return None;
-    }
-    let median = if n % 2 == 1 { sorted[n / 2] } else { 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]) };
+    let median = lightcurve::stats::median(mag)?;
     let distance: Vec<f64> = mag.iter().map(|m| (m - median).abs()).collect();
     let attention: Vec<f64> = received.iter().map(|&a| a as f64).collect();
     evaluation::spearman(&attention, &distance)
