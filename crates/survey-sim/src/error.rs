@@ -11,4 +11,6 @@ pub enum SimError {
     DuplicateClass { class: String },
     #[error("the survey specification lists no classes")]
     EmptySurvey,
+    #[error("star × instrument simulator: `{field}` {reason}")]
+    InvalidCausalSpec { field: &'static str, reason: String },
 }

@@ -15,6 +15,7 @@
 //! ```
 
 mod brightness;
+pub mod causal;
 mod cadence;
 mod catalog;
 mod classes;
