@@ -125,7 +125,7 @@ fn windows(batch: usize, len: usize, seed: u64) -> Vec<PaddedWindow> {
 /// Runs one configuration in this process and prints it as TOML on stdout.
 pub fn bench_one(encoder_name: &str, mode: &str, batch: usize, steps: usize, repeats: usize) -> Result<()> {
     let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
-    let model = Astromer::new(encoder(encoder_name)?, &dev, 0)?;
+    let model = Astromer::new(encoder(encoder_name)?, dev.device(), 0)?;
     let w = windows(batch, WINDOW, 1);
     let mut rng = ChaCha8Rng::seed_from_u64(2);
     let masked = MaskedBatch::pretraining(&w, &MaskFractions::official(), &mut rng)?;

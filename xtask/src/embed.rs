@@ -109,7 +109,7 @@ pub fn run(args: EmbedArgs) -> Result<()> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let result = embedding::run(&job, &dev, &mut |done, total| {
+    let result = embedding::run(&job, dev.device(), &mut |done, total| {
         if done == 0 {
             // Encoding starts now: the rate excludes loading and validation.
             bar.reset_elapsed();

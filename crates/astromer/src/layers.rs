@@ -162,12 +162,14 @@ impl<D: Device<f32>> Dense<D> {
             .broadcast_like::<_, Axis<0>>(&(n, out))
     }
 
-    pub(crate) fn params<'a>(&'a self, prefix: &str, out: &mut NamedParams<'a, D>) {
+    /// Appends this layer's tensors as `{prefix}.weight`, `{prefix}.bias`.
+    pub fn params<'a>(&'a self, prefix: &str, out: &mut NamedParams<'a, D>) {
         out.push((format!("{prefix}.weight"), ParamRef::R2(&self.weight)));
         out.push((format!("{prefix}.bias"), ParamRef::R1(&self.bias)));
     }
 
-    pub(crate) fn params_mut<'a>(&'a mut self, prefix: &str, out: &mut NamedParamsMut<'a, D>) {
+    /// Mutable counterpart of `params`, same names and order.
+    pub fn params_mut<'a>(&'a mut self, prefix: &str, out: &mut NamedParamsMut<'a, D>) {
         out.push((format!("{prefix}.weight"), ParamMut::R2(&mut self.weight)));
         out.push((format!("{prefix}.bias"), ParamMut::R1(&mut self.bias)));
     }
@@ -229,12 +231,14 @@ impl<D: Device<f32>> LayerNorm<D> {
         x.normalize::<Axis<1>>(self.eps) * g + b
     }
 
-    pub(crate) fn params<'a>(&'a self, prefix: &str, out: &mut NamedParams<'a, D>) {
+    /// Appends this layer's tensors as `{prefix}.weight`, `{prefix}.bias`.
+    pub fn params<'a>(&'a self, prefix: &str, out: &mut NamedParams<'a, D>) {
         out.push((format!("{prefix}.weight"), ParamRef::R1(&self.weight)));
         out.push((format!("{prefix}.bias"), ParamRef::R1(&self.bias)));
     }
 
-    pub(crate) fn params_mut<'a>(&'a mut self, prefix: &str, out: &mut NamedParamsMut<'a, D>) {
+    /// Mutable counterpart of `params`, same names and order.
+    pub fn params_mut<'a>(&'a mut self, prefix: &str, out: &mut NamedParamsMut<'a, D>) {
         out.push((format!("{prefix}.weight"), ParamMut::R1(&mut self.weight)));
         out.push((format!("{prefix}.bias"), ParamMut::R1(&mut self.bias)));
     }

@@ -60,39 +60,49 @@ pub fn default_device(seed: u64) -> DefaultDevice {
     dev
 }
 
-/// Empties and disables `device`'s buffer cache when dropped. dfdx 0.13 keeps freed buffers in the
-/// cache as raw pointers and never frees them when the last clone of the device goes away, so a
-/// device made per training leaks that training's buffers: e04 and e05 on `small` (hundreds of
-/// trainings) grew past 20 GB and were killed. Hold one beside every short-lived device, declared
-/// right after it, so that it drops after everything built on the device:
-/// `let dev = try_default_device(seed)?; let _cache = astromer::CacheRelease::new(&dev);`.
-/// Tensors that outlive it are freed normally (the cache is disabled by then).
-pub struct CacheRelease(DefaultDevice);
+/// The default device for one job (a pretraining, a head, an encoder pass), whose buffer cache is
+/// emptied and disabled when this handle drops. dfdx 0.13 keeps freed buffers in the cache as raw
+/// pointers and never frees them when the last clone of the device goes away, so a device made per
+/// training leaked that training's buffers: e04 and e05 on `small` (hundreds of trainings) grew
+/// past 20 GB and were killed. Returning the guard *as* the device means no caller can forget it.
+/// Pass `dev.device()` (or `&*dev`) to the generic model and training functions; models and
+/// tensors built on it may outlive the handle (they are then freed normally, the cache being off).
+pub struct ScopedDevice(DefaultDevice);
 
-impl CacheRelease {
-    pub fn new(device: &DefaultDevice) -> Self {
-        Self(device.clone())
+impl ScopedDevice {
+    /// The device itself, for functions generic over `D: Device<f32>`.
+    pub fn device(&self) -> &DefaultDevice {
+        &self.0
     }
 }
 
-impl Drop for CacheRelease {
+impl std::ops::Deref for ScopedDevice {
+    type Target = DefaultDevice;
+    fn deref(&self) -> &DefaultDevice {
+        &self.0
+    }
+}
+
+impl Drop for ScopedDevice {
     fn drop(&mut self) {
         use dfdx::tensor::Cache;
         self.0.disable_cache();
     }
 }
 
-/// Fallible version of [`default_device`].
+/// Fallible version of [`default_device`] for one job: the device comes with its cache release
+/// ([`ScopedDevice`]).
 #[cfg(feature = "cuda")]
-pub fn try_default_device(seed: u64) -> Result<DefaultDevice, String> {
+pub fn try_default_device(seed: u64) -> Result<ScopedDevice, String> {
     use dfdx::tensor::Cache;
     let dev = dfdx::tensor::Cuda::try_build(0, seed).map_err(|e| format!("{e:?}"))?;
     dev.enable_cache();
-    Ok(dev)
+    Ok(ScopedDevice(dev))
 }
 
-/// Fallible version of [`default_device`] (never fails on the CPU).
+/// Fallible version of [`default_device`] for one job (never fails on the CPU): the device comes
+/// with its cache release ([`ScopedDevice`]).
 #[cfg(not(feature = "cuda"))]
-pub fn try_default_device(seed: u64) -> Result<DefaultDevice, String> {
-    Ok(default_device(seed))
+pub fn try_default_device(seed: u64) -> Result<ScopedDevice, String> {
+    Ok(ScopedDevice(default_device(seed)))
 }

@@ -260,8 +260,20 @@ pub struct MultiHeadAttention<D: Device<f32>> {
 }
 
 impl<D: Device<f32>> MultiHeadAttention<D> {
-    /// x: (B·L, d) → (B·L, d).
-    fn forward<T: Tape<f32, D> + 'static>(
+    /// Q, K, V and merge layers d → d, Glorot-uniform (Keras defaults), `n_heads` heads.
+    pub fn new(dev: &D, d: usize, n_heads: usize, rng: &mut impl rand::Rng) -> Self {
+        Self {
+            query: Dense::new(dev, d, d, rng),
+            key: Dense::new(dev, d, d, rng),
+            value: Dense::new(dev, d, d, rng),
+            merge: Dense::new(dev, d, d, rng),
+            n_heads,
+        }
+    }
+
+    /// x: (B·L, d) → (B·L, d); `bias` masks attention logits (all zeros: every position sees
+    /// every other).
+    pub fn forward<T: Tape<f32, D> + 'static>(
         &self,
         x: Tensor2<D, T>,
         bias: &AttentionBias<D>,
@@ -324,13 +336,7 @@ pub struct AttentionBlock<D: Device<f32>> {
 impl<D: Device<f32>> AttentionBlock<D> {
     fn new(cfg: &EncoderConfig, dev: &D, rng: &mut ChaCha8Rng) -> Self {
         let d = cfg.d_model;
-        let attention = MultiHeadAttention {
-            query: Dense::new(dev, d, d, rng),
-            key: Dense::new(dev, d, d, rng),
-            value: Dense::new(dev, d, d, rng),
-            merge: Dense::new(dev, d, d, rng),
-            n_heads: cfg.n_heads,
-        };
+        let attention = MultiHeadAttention::new(dev, d, cfg.n_heads, rng);
         let attention_residual = cfg.residual_projections.then(|| Dense::new(dev, d, d, rng));
         let ffn_inner = Dense::new(dev, d, cfg.ffn_width, rng);
         let ffn_outer = Dense::new(dev, cfg.ffn_width, d, rng);

@@ -259,8 +259,7 @@ fn import_one(
     dir: &Path,
 ) -> Result<(toml::Table, TestMetrics)> {
     let dev = astromer::try_default_device(cfg.training.seed).map_err(anyhow::Error::msg)?;
-    let _cache = astromer::CacheRelease::new(&dev);
-    let model = Astromer::load(source, &dev).with_context(|| {
+    let model = Astromer::load(source, dev.device()).with_context(|| {
         format!(
             "{}: weights = \"imported:{}\" but no checkpoint loads from there; make one with \
              `cargo xtask weights import <official checkpoint> --out {}`",
@@ -318,8 +317,7 @@ fn pretrain_one(
     dir: &Path,
 ) -> Result<Pretrained> {
     let dev = astromer::try_default_device(cfg.training.seed).map_err(anyhow::Error::msg)?;
-    let _cache = astromer::CacheRelease::new(&dev);
-    let model = Astromer::new(spec.encoder.clone(), &dev, cfg.training.seed)
+    let model = Astromer::new(spec.encoder.clone(), dev.device(), cfg.training.seed)
         .with_context(|| format!("building {}", spec.name))?;
     let params = model.parameter_count();
     let mut settings = cfg.training.clone();
@@ -366,7 +364,7 @@ fn pretrain_one(
     })
     .with_context(|| format!("pretraining {}", spec.name))?;
     bar.finish_and_clear();
-    let best = Astromer::load(&outcome.best_dir, &dev)?;
+    let best = Astromer::load(&outcome.best_dir, dev.device())?;
     let probed = pretrain::test_metrics(&best, probed_batches)?;
     let all = pretrain::test_metrics(&best, all_batches)?;
     println!(

@@ -200,7 +200,7 @@ impl Experiment for E03Finetune {
                 dir.display(),
                 ctx.profile
             );
-            let model = Astromer::load(&dir, &dev).with_context(|| format!("loading the pretrained {name} from {}", dir.display()))?;
+            let model = Astromer::load(&dir, dev.device()).with_context(|| format!("loading the pretrained {name} from {}", dir.display()))?;
             pretrained.insert(name.clone(), model);
         }
 
@@ -253,7 +253,7 @@ impl Experiment for E03Finetune {
                     let dir = finetuned_dir(&ctx.artifacts_dir, &dataset, encoder, s.fold, s.spc);
                     let label = format!("{} {encoder} fold {} SPC {}", display_name(&dataset), s.fold, s.spc);
                     let outcome = finetune_one(&label, model, &cfg.finetune, &train, &val, &dir)?;
-                    let best = Astromer::load(&outcome.best_dir, &dev)
+                    let best = Astromer::load(&outcome.best_dir, dev.device())
                         .with_context(|| format!("loading finetuned weights from {}", outcome.best_dir.display()))?;
                     let post = pretrain::test_metrics(&best, test_batches)?;
                     let seconds: f64 = outcome.history.iter().map(|h| h.seconds).sum();

@@ -286,13 +286,12 @@ fn untrained(e02_dir: &Path, model: &str, seed: u64, artifacts: &Path) -> Result
     let dir = artifacts.join("untrained").join(model);
     if !dir.join("model.safetensors").exists() {
         let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
-        let _cache = astromer::CacheRelease::new(&dev);
         let pretrained = e02_dir.join(model).join("best");
-        let config = Astromer::load(&pretrained, &dev)
+        let config = Astromer::load(&pretrained, dev.device())
             .with_context(|| format!("reading the architecture of {model} from {}", pretrained.display()))?
             .config()
             .clone();
-        Astromer::new(config, &dev, seed)?.save(&dir)?;
+        Astromer::new(config, dev.device(), seed)?.save(&dir)?;
     }
     Ok(dir)
 }
@@ -344,8 +343,7 @@ fn features_of(
         });
     }
     let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
-    let _cache = astromer::CacheRelease::new(&dev);
-    let model = Astromer::load(weights, &dev).with_context(|| {
+    let model = Astromer::load(weights, dev.device()).with_context(|| {
         format!(
             "loading the encoder from {}; run `cargo xtask reproduce fig7` for this profile first",
             weights.display()
@@ -419,7 +417,6 @@ fn classify(
     spc: usize,
 ) -> Result<RunRow> {
     let dev = astromer::try_default_device(settings.seed).map_err(anyhow::Error::msg)?;
-    let _cache = astromer::CacheRelease::new(&dev);
     let scaled;
     let parts = if settings.standardize {
         let z = classifier::FeatureScaler::fit(&parts.train);
@@ -432,7 +429,7 @@ fn classify(
     } else {
         parts
     };
-    let trained = train_head(&dev, kind, &parts.train, &parts.val, n_classes, settings, &mut |_| {})
+    let trained = train_head(dev.device(), kind, &parts.train, &parts.val, n_classes, settings, &mut |_| {})
         .with_context(|| format!("{dataset} {encoder} {kind} fold {fold} SPC {spc}"))?;
     let test = &parts.test;
     anyhow::ensure!(

@@ -148,11 +148,10 @@ fn run_job(
 ) -> Result<std::result::Result<RunRow, String>> {
     let t0 = Instant::now();
     let dev = astromer::try_default_device(cfg.settings.seed).map_err(anyhow::Error::msg)?;
-    let _cache = astromer::CacheRelease::new(&dev);
     let (model, trained) = match job {
         Job::Baseline(kind) => {
             let ((train, train_labels), (val, val_labels), (test, test_labels)) = (&inputs.train, &inputs.val, &inputs.test);
-            let trained = baselines::train_baseline(&dev, kind, train, train_labels, val, val_labels, n_classes, &cfg.settings, &mut |_| {});
+            let trained = baselines::train_baseline(dev.device(), kind, train, train_labels, val, val_labels, n_classes, &cfg.settings, &mut |_| {});
             let scored = match trained {
                 Ok(t) => {
                     let logits = t.model.logits(test, cfg.eval_batch_size)?;
@@ -176,7 +175,7 @@ fn run_job(
             let scored = if model == "classical_rf" {
                 classical_rows::forest(table, set, split, &cfg.classical, n_classes)
             } else {
-                classical_rows::mlp(&dev, table, set, split, head_settings, n_classes, &mut |_| {})
+                classical_rows::mlp(dev.device(), table, set, split, head_settings, n_classes, &mut |_| {})
             };
             let fitted = match scored {
                 Ok(s) => Ok(Fitted {
@@ -195,7 +194,7 @@ fn run_job(
         }
         Job::Head(e, kind) => {
             let [ftrain, fval, ftest] = &inputs.features[e];
-            let fitted = match classifier::train_head(&dev, kind, ftrain, fval, n_classes, head_settings, &mut |_| {}) {
+            let fitted = match classifier::train_head(dev.device(), kind, ftrain, fval, n_classes, head_settings, &mut |_| {}) {
                 Ok(t) => {
                     let all: Vec<usize> = (0..ftest.len()).collect();
                     let logits = t.head.logits(&ftest.head_input(kind, &all), ftest.input_width(kind), cfg.eval_batch_size);

@@ -98,7 +98,7 @@ impl ProbeSetup {
         let e03_dir = ctx.upstream_dir(e03_finetune::NAME)?;
         let weights = e03_finetune::finetuned_dir(e03_dir, manifest, encoder, 0, spc).join("best");
         let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
-        let model = Astromer::load(&weights, &dev).with_context(|| {
+        let model = Astromer::load(&weights, dev.device()).with_context(|| {
             format!(
                 "loading the finetuned encoder from {}; run `cargo xtask reproduce fig7 --profile {}` first",
                 weights.display(),
