@@ -1,0 +1,42 @@
+//! The dual-latent "causal foundation model" of "Causal Foundation Models: Disentangling Physics
+//! from Instrument Properties" (ICML 2025 workshop; issue 16). Its data come from
+//! [`survey_sim::causal`]; this crate holds what trains on them:
+//!
+//! - [`triplets`]: batches of (anchor, same star through another instrument, same instrument on
+//!   another star) and the group ids the two contrastive spaces use;
+//! - [`loss`]: multi-positive InfoNCE over a batch, in dfdx so the gradient reaches the encoders;
+//! - [`model`]: the Conformer encoders (attention, LSTM, depthwise convolution), the product
+//!   decoder and the projection heads, and the single-latent baseline;
+//! - [`train`]: the paper's objective (MSE + L_star + L_instr) on a batch and one Adam step.
+//!
+//! The epoch loop with resume, the evaluation (Figs. 2–3) and the experiment are still to come
+//! (issue 16; docs/causal.md).
+
+pub mod loss;
+pub mod model;
+pub mod train;
+pub mod triplets;
+
+pub use loss::{multi_positive_info_nce, Positives};
+pub use model::{CausalForward, CausalModel, CausalModelConfig};
+pub use train::{batch_loss, eval_loss, train_step, LossParts, Objective};
+pub use triplets::{TripletBatch, TripletSampler};
+
+use thiserror::Error;
+
+/// Why a batch cannot be scored.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum CausalError {
+    #[error("{rows} embedding rows but {groups} group ids: one group id per row")]
+    BatchMismatch { rows: usize, groups: usize },
+    #[error("no row of the batch has a positive (every group id appears once); sample pairs into the batch")]
+    NoPositives,
+    #[error("temperature {0} must be finite and > 0")]
+    InvalidTemperature(f32),
+    #[error("anchor {anchor} has no {which} partner in the data set (its star has a single visit, or the instrument a single star)")]
+    NoPartner { anchor: usize, which: &'static str },
+    #[error("optimiser: {0}")]
+    Optimizer(String),
+    #[error("anchor {anchor} is not in the split (the data set has {len} observations)")]
+    AnchorOutOfRange { anchor: usize, len: usize },
+}
