@@ -7,19 +7,24 @@
 //! - [`loss`]: multi-positive InfoNCE over a batch, in dfdx so the gradient reaches the encoders;
 //! - [`model`]: the Conformer encoders (attention, LSTM, depthwise convolution), the product
 //!   decoder and the projection heads, and the single-latent baseline;
-//! - [`train`]: the paper's objective (MSE + L_star + L_instr) on a batch and one Adam step.
+//! - [`probe`]: the latents of a set, and what a space holds: an MLP regressor's test R² (θ₀)
+//!   and k-NN accuracy (instrument);
+//! - [`train`]: the paper's objective (MSE + L_star + L_instr) on a batch, one Adam step, and the
+//!   epoch loop with early stopping on validation triplets.
 //!
-//! The epoch loop with resume, the evaluation (Figs. 2–3) and the experiment are still to come
+//! Resume after an interruption, the Figs. 2–3 runs and the experiment are still to come
 //! (issue 16; docs/causal.md).
 
 pub mod loss;
 pub mod model;
+pub mod probe;
 pub mod train;
 pub mod triplets;
 
 pub use loss::{multi_positive_info_nce, Positives};
 pub use model::{CausalForward, CausalModel, CausalModelConfig};
-pub use train::{batch_loss, eval_loss, train_step, LossParts, Objective};
+pub use probe::{knn_accuracy, latents, r2, regression_r2, Labelled, Latents, ProbeSettings};
+pub use train::{batch_loss, eval_loss, fit, train_step, EpochLog, FitOutcome, FitSettings, LossParts, Objective};
 pub use triplets::{TripletBatch, TripletSampler};
 
 use thiserror::Error;
@@ -37,6 +42,10 @@ pub enum CausalError {
     NoPartner { anchor: usize, which: &'static str },
     #[error("optimiser: {0}")]
     Optimizer(String),
+    #[error("training settings: {0}")]
+    Settings(String),
+    #[error("epoch {epoch}: the loss is not finite (lower the learning rate)")]
+    NonFinite { epoch: usize },
     #[error("anchor {anchor} is not in the split (the data set has {len} observations)")]
     AnchorOutOfRange { anchor: usize, len: usize },
 }

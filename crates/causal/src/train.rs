@@ -4,13 +4,16 @@
 
 use astromer::dfdx::prelude::*;
 use astromer::layers::{cached_tensor, ParamRef, Tensor2};
-use astromer::train::{Adam, Parameters};
+use astromer::train::{Adam, AdamSettings, EarlyStopping, Parameters};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use survey_sim::causal::CausalSet;
 
 use crate::loss::multi_positive_info_nce;
 use crate::model::CausalModel;
-use crate::triplets::TripletBatch;
+use crate::triplets::{TripletBatch, TripletSampler};
 use crate::CausalError;
 
 /// Weights of the three terms and the InfoNCE temperature.
@@ -104,15 +107,119 @@ pub fn eval_loss<D: Device<f32>>(model: &CausalModel<D>, set: &CausalSet, batch:
     Ok(batch_loss(model, flux.clone(), &flux, batch, objective)?.1)
 }
 
+/// Budget and recipe of one training run (the paper: Adam lr 1e-3, early stopping on the
+/// validation loss).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FitSettings {
+    pub adam: AdamSettings,
+    pub objective: Objective,
+    /// Anchors per batch (a batch holds three times as many curves).
+    pub batch_anchors: usize,
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub seed: u64,
+}
+
+/// Mean loss parts of one epoch, per curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub train: LossParts,
+    pub val: LossParts,
+}
+
+/// The weights of the epoch with the lowest validation loss, and every epoch's losses.
+#[derive(Debug, Clone)]
+pub struct FitOutcome<D: Device<f32>> {
+    pub model: CausalModel<D>,
+    pub history: Vec<EpochLog>,
+    pub best_epoch: usize,
+}
+
+/// Trains `model` on triplets whose anchors and partners are in `train`, early-stopped on the
+/// loss of fixed triplets drawn once from `val` (the same validation batches every epoch).
+/// Deterministic for a given `settings.seed`.
+pub fn fit<D: Device<f32>>(
+    mut model: CausalModel<D>,
+    set: &CausalSet,
+    train: &[usize],
+    val: &[usize],
+    settings: &FitSettings,
+    on_epoch: &mut dyn FnMut(&EpochLog),
+) -> Result<FitOutcome<D>, CausalError> {
+    if settings.batch_anchors == 0 || settings.max_epochs == 0 {
+        return Err(CausalError::Settings("batch_anchors and max_epochs must be at least 1".into()));
+    }
+    if train.is_empty() || val.is_empty() {
+        return Err(CausalError::Settings(format!("{} training and {} validation curves; both must be non-empty", train.len(), val.len())));
+    }
+    let train_sampler = TripletSampler::new(set, train)?;
+    let val_sampler = TripletSampler::new(set, val)?;
+    let mut val_rng = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x5EED_0F_7A1);
+    let val_batches = val
+        .chunks(settings.batch_anchors)
+        .map(|anchors| val_sampler.batch(anchors, &mut val_rng))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut adam = Adam::new(settings.adam, &model);
+    let mut stopping = EarlyStopping::new(settings.patience);
+    let (mut history, mut best) = (Vec::new(), None);
+    let mut order = train.to_vec();
+    for epoch in 0..settings.max_epochs {
+        let mut rng = ChaCha8Rng::seed_from_u64(settings.seed.wrapping_add((epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        order.shuffle(&mut rng);
+        let mut train_mean = PartsMean::default();
+        for anchors in order.chunks(settings.batch_anchors) {
+            let batch = train_sampler.batch(anchors, &mut rng)?;
+            train_mean.add(train_step(&mut model, &mut adam, set, &batch, &settings.objective)?, batch.rows.len());
+        }
+        let mut val_mean = PartsMean::default();
+        for batch in &val_batches {
+            val_mean.add(eval_loss(&model, set, batch, &settings.objective)?, batch.rows.len());
+        }
+        let log = EpochLog { epoch, train: train_mean.mean(), val: val_mean.mean() };
+        if !(log.train.total.is_finite() && log.val.total.is_finite()) {
+            return Err(CausalError::NonFinite { epoch });
+        }
+        on_epoch(&log);
+        history.push(log);
+        if stopping.observe(epoch, log.val.total as f64) {
+            best = Some(model.clone());
+        }
+        if stopping.should_stop(epoch) {
+            break;
+        }
+    }
+    let best_epoch = stopping.best_epoch().expect("a finite validation loss improves on infinity");
+    Ok(FitOutcome { model: best.expect("kept at the best epoch"), history, best_epoch })
+}
+
+/// Running mean of loss parts, weighted by curves.
+#[derive(Default)]
+struct PartsMean {
+    sums: [f64; 4],
+    weight: f64,
+}
+
+impl PartsMean {
+    fn add(&mut self, p: LossParts, weight: usize) {
+        let w = weight as f64;
+        for (sum, v) in self.sums.iter_mut().zip([p.total, p.reconstruction, p.star, p.instrument]) {
+            *sum += v as f64 * w;
+        }
+        self.weight += w;
+    }
+
+    fn mean(&self) -> LossParts {
+        let m = |i: usize| (self.sums[i] / self.weight.max(1.0)) as f32;
+        LossParts { total: m(0), reconstruction: m(1), star: m(2), instrument: m(3) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::CausalModelConfig;
-    use crate::triplets::TripletSampler;
     use astromer::dfdx::tensor::Cpu;
-    use astromer::train::AdamSettings;
-    use rand::SeedableRng;
-    use rand_chacha::ChaCha8Rng;
     use survey_sim::causal::{simulate, CausalSpec};
 
     fn small_model(dual: bool) -> CausalModelConfig {
@@ -145,5 +252,38 @@ mod tests {
             let weighted = after.reconstruction + after.star + after.instrument;
             assert!((after.total - weighted).abs() < 1e-4 * weighted.max(1.0));
         }
+    }
+
+    #[test]
+    fn fit_early_stops_on_the_validation_loss_and_is_deterministic() {
+        let spec = CausalSpec { n_steps: 24, ..CausalSpec::sized(6, 16, 4, 128) };
+        let set = simulate(&spec).unwrap();
+        // Split by star: 12 training stars, 4 validation stars.
+        let (train, val): (Vec<usize>, Vec<usize>) = (0..128).partition(|&n| set.observations[n].star < 12);
+        let settings = FitSettings {
+            adam: AdamSettings { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-7 },
+            objective: Objective::paper(),
+            batch_anchors: 16,
+            max_epochs: 4,
+            patience: 1,
+            seed: 3,
+        };
+        let dev = Cpu::default();
+        let run = || {
+            let mut seen = Vec::new();
+            let model = CausalModel::new(small_model(true), &dev, 2).unwrap();
+            let out = fit(model, &set, &train, &val, &settings, &mut |log| seen.push(log.epoch)).unwrap();
+            (out, seen)
+        };
+        let (a, seen) = run();
+        assert_eq!(seen, (0..a.history.len()).collect::<Vec<_>>());
+        let best = a.history.iter().map(|l| l.val.total).fold(f32::INFINITY, f32::min);
+        assert_eq!(a.history[a.best_epoch].val.total, best);
+        assert!(a.history[0].train.total > a.history.last().unwrap().train.total, "{:?}", a.history);
+        let (b, _) = run();
+        assert_eq!(a.history, b.history);
+        assert_eq!(a.model.star_encoder.latent.weight.as_vec(), b.model.star_encoder.latent.weight.as_vec());
+        let bad = FitSettings { batch_anchors: 0, ..settings.clone() };
+        assert!(fit(CausalModel::new(small_model(true), &dev, 2).unwrap(), &set, &train, &val, &bad, &mut |_| {}).is_err());
     }
 }
