@@ -178,6 +178,8 @@ impl Experiment for E03Finetune {
     fn source_dirs(&self) -> &'static [&'static str] {
         &[
             "experiments/e03-finetune",
+            // Upstream experiment crates whose code this one compiles (configs, paths).
+            "experiments/e02-pretrain",
             "experiments/harness",
             "crates/astromer",
             "crates/lightcurve",

@@ -172,6 +172,9 @@ impl Experiment for E04Classify {
     fn source_dirs(&self) -> &'static [&'static str] {
         &[
             "experiments/e04-classify",
+            // Upstream experiment crates whose code this one compiles (configs, paths).
+            "experiments/e03-finetune",
+            "experiments/e02-pretrain",
             "experiments/harness",
             "crates/classifier",
             "crates/astromer",

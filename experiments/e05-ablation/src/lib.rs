@@ -285,6 +285,9 @@ impl Experiment for E05Ablation {
     fn source_dirs(&self) -> &'static [&'static str] {
         &[
             "experiments/e05-ablation",
+            // Upstream experiment crates whose code this one compiles (configs, paths).
+            "experiments/e03-finetune",
+            "experiments/e02-pretrain",
             "experiments/harness",
             "crates/baselines",
             "crates/classifier",

@@ -384,6 +384,9 @@ impl Experiment for E06Attention {
     fn source_dirs(&self) -> &'static [&'static str] {
         &[
             "experiments/e06-attention",
+            // Upstream experiment crates whose code this one compiles (configs, paths).
+            "experiments/e03-finetune",
+            "experiments/e02-pretrain",
             "experiments/harness",
             "crates/representation",
             "crates/periodogram",

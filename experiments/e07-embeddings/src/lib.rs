@@ -148,6 +148,9 @@ impl Experiment for E07Embeddings {
     fn source_dirs(&self) -> &'static [&'static str] {
         &[
             "experiments/e07-embeddings",
+            // Upstream experiment crates whose code this one compiles (configs, paths).
+            "experiments/e03-finetune",
+            "experiments/e02-pretrain",
             "experiments/e06-attention",
             "experiments/harness",
             "crates/representation",

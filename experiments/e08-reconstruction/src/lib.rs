@@ -174,6 +174,9 @@ impl Experiment for E08Reconstruction {
     fn source_dirs(&self) -> &'static [&'static str] {
         &[
             "experiments/e08-reconstruction",
+            // Upstream experiment crates whose code this one compiles (configs, paths).
+            "experiments/e03-finetune",
+            "experiments/e02-pretrain",
             "experiments/e06-attention",
             "experiments/harness",
             "crates/periodogram",
