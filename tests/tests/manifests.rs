@@ -14,14 +14,22 @@ fn smoke_manifests_regenerate_to_their_pinned_hashes_and_detect_a_flipped_byte()
     let data = tempfile::tempdir().unwrap();
     let mut store = DataStore::new(workspace().join("data-manifests"), data.path());
     let names: Vec<String> = store.names().unwrap().into_iter().filter(|n| n.ends_with("-smoke")).collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
     for name in &names {
         let m = store.manifest(name).unwrap();
         assert_eq!(m.pin_state(), PinState::Pinned, "{name} must be pinned");
         let p = store.prepare(&m, true).unwrap();
         assert_eq!(p.how, Preparation::GeneratedVerified, "{name}");
-        let set = store.open(&p).unwrap();
-        assert!(set.len() >= 200, "{name}: {} curves", set.len());
+        if m.layout == datasets::Layout::CausalTable {
+            // Star × instrument tables: read as a causal set, refused as light curves.
+            let set = store.open_causal(&p).unwrap();
+            assert_eq!((set.observations.len(), set.stars.len(), set.instruments.len()), (128, 32, 4), "{name}");
+            assert!(store.open(&p).err().unwrap().to_string().contains("causal-table"), "{name}");
+        } else {
+            let set = store.open(&p).unwrap();
+            assert!(set.len() >= 200, "{name}: {} curves", set.len());
+            assert!(store.open_causal(&p).is_err(), "{name} is not a causal set");
+        }
         // A second prepare finds the files and verifies them without regenerating.
         assert_eq!(store.prepare(&m, true).unwrap().how, Preparation::Verified, "{name}");
     }

@@ -46,7 +46,7 @@ pub fn run(root: &Path, cmd: DataCommand) -> Result<()> {
         }
         DataCommand::Gen { name, locked } => {
             let m = store.manifest(&name)?;
-            if !matches!(m.source, Source::Synthetic { .. }) {
+            if !m.source.is_generated() {
                 bail!("`{name}` is not synthetic; use `cargo xtask data fetch {name}`");
             }
             store.generate(&m)?;

@@ -2,6 +2,7 @@
 //! comes from, and holds the sha256 of every file. Synthetic sets are generated deterministically
 //! by `survey-sim`; real ones are fetched or placed by hand and verified.
 
+pub mod causal;
 pub mod error;
 pub mod hashing;
 pub mod manifest;

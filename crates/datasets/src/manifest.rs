@@ -19,12 +19,16 @@ pub enum Layout {
     /// `<prefix>.data-NNNNN-of-NNNNN`, e.g. the released Astromer 2 weights), pinned like any data
     /// set and read with `cargo xtask weights import data/<name>`.
     TensorflowCheckpoint,
+    /// Star × instrument curves on a regular grid (`survey_sim::causal`, issue 16):
+    /// `curves.parquet`, `stars.parquet`, `instruments.parquet` (`datasets::causal`), read with
+    /// [`crate::DataStore::open_causal`].
+    CausalTable,
 }
 
 impl Layout {
     /// Whether the folder holds light curves (and so can be opened as a set).
     pub fn holds_light_curves(self) -> bool {
-        !matches!(self, Layout::TensorflowCheckpoint)
+        !matches!(self, Layout::TensorflowCheckpoint | Layout::CausalTable)
     }
 }
 
@@ -59,6 +63,17 @@ pub enum Source {
         #[serde(default = "default_shard_size")]
         shard_size: usize,
     },
+    /// Generated deterministically by `survey_sim::causal`: observation n shows star n mod
+    /// `stars` through one of `instruments`, `steps` samples each; every other choice is
+    /// `CausalSpec::paper`'s (docs/simulation.md).
+    CausalSimulation {
+        version: String,
+        seed: u64,
+        stars: usize,
+        instruments: usize,
+        observations: usize,
+        steps: usize,
+    },
     /// Downloaded from public URLs (archives are unpacked into the data set folder).
     Url {
         urls: Vec<String>,
@@ -67,6 +82,24 @@ pub enum Source {
     },
     /// Files already on disk, e.g. `../shared/data/eros1_lmc_ramp`.
     Local { path: PathBuf },
+}
+
+impl Source {
+    /// Whether the files are made by a generator of this workspace (and so can be re-made).
+    pub fn is_generated(&self) -> bool {
+        matches!(self, Source::Synthetic { .. } | Source::CausalSimulation { .. })
+    }
+
+    /// The simulator's specification of a star × instrument source.
+    pub fn causal_spec(&self) -> Option<survey_sim::causal::CausalSpec> {
+        match *self {
+            Source::CausalSimulation { seed, stars, instruments, observations, steps, .. } => Some(survey_sim::causal::CausalSpec {
+                n_steps: steps,
+                ..survey_sim::causal::CausalSpec::sized(seed, stars, instruments, observations)
+            }),
+            _ => None,
+        }
+    }
 }
 
 fn default_shard_size() -> usize {

@@ -170,7 +170,7 @@ impl DataStore {
             .map(|s| s.trim() == m.source_fingerprint())
             .unwrap_or(false);
         let how = match (&m.source, state) {
-            (Source::Synthetic { .. }, PinState::Pinned) => {
+            (source, PinState::Pinned) if source.is_generated() => {
                 if stamp_matches && self.verify(m)?.is_ok() {
                     Preparation::Verified
                 } else {
@@ -189,7 +189,7 @@ impl DataStore {
                     Preparation::GeneratedVerified
                 }
             }
-            (Source::Synthetic { .. }, _) => {
+            (source, _) if source.is_generated() => {
                 if !stamp_matches {
                     self.generate(m)?;
                     Preparation::GeneratedUnpinned
@@ -237,7 +237,9 @@ impl DataStore {
                 urls.join(", ")
             ),
             Source::Local { path } => format!("Place the files at {} or edit the manifest's source path.", path.display()),
-            Source::Synthetic { .. } => format!("Generate it with `cargo xtask data gen {}`.", m.name),
+            Source::Synthetic { .. } | Source::CausalSimulation { .. } => {
+                format!("Generate it with `cargo xtask data gen {}`.", m.name)
+            }
         };
         DatasetError::Missing {
             name: m.name.clone(),
@@ -293,6 +295,9 @@ impl DataStore {
     /// Generates a synthetic data set into its folder (atomically: a temporary folder is filled,
     /// then swapped in).
     pub fn generate(&mut self, m: &Manifest) -> Result<()> {
+        if let Source::CausalSimulation { version, .. } = &m.source {
+            return self.generate_causal(m, version);
+        }
         let Source::Synthetic {
             version,
             survey,
@@ -356,19 +361,15 @@ impl DataStore {
         let set = LightCurveSet::from_curves(curves)?;
 
         let dir = self.dataset_dir(m);
-        let tmp = dir.with_extension("generating");
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| DatasetError::io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| DatasetError::io(&tmp, e))?;
+        let tmp = Self::fresh_tmp(&dir)?;
         match m.layout {
             Layout::Official => {
                 lightcurve::write_official(&set, &tmp, *shard_size)?;
             }
-            Layout::TensorflowCheckpoint => {
+            Layout::TensorflowCheckpoint | Layout::CausalTable => {
                 return Err(DatasetError::Generation {
                     name: m.name.clone(),
-                    problem: "a synthetic source makes light curves, not a TensorFlow checkpoint: use layout \"official\" or \"long-table\"".into(),
+                    problem: "a survey-sim source makes light curves: use layout \"official\" or \"long-table\"".into(),
                 })
             }
             Layout::LongTable => {
@@ -381,18 +382,73 @@ impl DataStore {
         }
         let mut truth = truth;
         lightcurve::io::write_table(&tmp.join(TRUTH_FILE), &mut truth)?;
-        std::fs::write(tmp.join(SOURCE_STAMP), m.source_fingerprint()).map_err(|e| DatasetError::io(&tmp, e))?;
+        self.swap_in(m, &tmp, &dir)
+    }
+
+    /// Stamps a freshly generated folder with its source and puts it in place of `dir`.
+    fn swap_in(&self, m: &Manifest, tmp: &Path, dir: &Path) -> Result<()> {
+        std::fs::write(tmp.join(SOURCE_STAMP), m.source_fingerprint()).map_err(|e| DatasetError::io(tmp, e))?;
         if dir.exists() {
-            std::fs::remove_dir_all(&dir).map_err(|e| DatasetError::io(&dir, e))?;
+            std::fs::remove_dir_all(dir).map_err(|e| DatasetError::io(dir, e))?;
         }
-        std::fs::rename(&tmp, &dir).map_err(|e| DatasetError::io(&dir, e))?;
+        std::fs::rename(tmp, dir).map_err(|e| DatasetError::io(dir, e))?;
         Ok(())
+    }
+
+    /// Temporary folder beside `dir`, emptied.
+    fn fresh_tmp(dir: &Path) -> Result<PathBuf> {
+        let tmp = dir.with_extension("generating");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).map_err(|e| DatasetError::io(&tmp, e))?;
+        }
+        std::fs::create_dir_all(&tmp).map_err(|e| DatasetError::io(&tmp, e))?;
+        Ok(tmp)
+    }
+
+    fn generate_causal(&mut self, m: &Manifest, version: &str) -> Result<()> {
+        let problem = |problem: String| DatasetError::Generation { name: m.name.clone(), problem };
+        if version != survey_sim::causal::CAUSAL_GENERATOR_VERSION {
+            return Err(problem(format!(
+                "manifest asks for generator {version}, this build has {}; update the manifest's version and re-lock",
+                survey_sim::causal::CAUSAL_GENERATOR_VERSION
+            )));
+        }
+        if m.layout != Layout::CausalTable {
+            return Err(problem("a causal-simulation source makes star × instrument tables: use layout \"causal-table\"".into()));
+        }
+        let spec = m.source.causal_spec().expect("a causal-simulation source");
+        let set = survey_sim::causal::simulate(&spec).map_err(|e| problem(e.to_string()))?;
+        let dir = self.dataset_dir(m);
+        let tmp = Self::fresh_tmp(&dir)?;
+        crate::causal::write_causal(&set, &tmp)?;
+        self.swap_in(m, &tmp, &dir)
+    }
+
+    /// Reads a prepared star × instrument data set (layout "causal-table").
+    pub fn open_causal(&self, p: &PreparedDataset) -> Result<survey_sim::causal::CausalSet> {
+        let m = &p.manifest;
+        match (m.layout, m.source.causal_spec()) {
+            (Layout::CausalTable, Some(spec)) => crate::causal::read_causal(&p.dir, &spec),
+            _ => Err(DatasetError::Manifest {
+                path: self.manifest_path(&m.name),
+                problem: format!(
+                    "`{}` is not a star × instrument set (layout \"causal-table\", source kind \"causal-simulation\")",
+                    m.name
+                ),
+            }),
+        }
     }
 
     /// Reads a prepared data set into light curves, as its manifest says.
     pub fn open(&self, p: &PreparedDataset) -> Result<LightCurveSet> {
         let m = &p.manifest;
         let set = match m.layout {
+            Layout::CausalTable => {
+                return Err(DatasetError::Manifest {
+                    path: self.manifest_path(&m.name),
+                    problem: format!("`{}` holds star × instrument curves (layout \"causal-table\"), not survey light curves: read it with the e09-causal experiment", m.name),
+                })
+            }
             Layout::TensorflowCheckpoint => {
                 return Err(DatasetError::Manifest {
                     path: self.manifest_path(&m.name),

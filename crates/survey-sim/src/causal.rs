@@ -187,6 +187,50 @@ pub struct CausalSet {
 }
 
 impl CausalSet {
+    /// A set read back from files (e.g. a data set written from [`simulate`]'s output): checks
+    /// that every observation names an existing star and instrument and has `spec.n_steps` finite
+    /// samples, that every star has `spec.n_star_params` finite parameters, and builds the index.
+    pub fn from_parts(
+        spec: CausalSpec,
+        stars: Vec<CausalStar>,
+        instruments: Vec<CausalInstrument>,
+        observations: Vec<CausalObservation>,
+    ) -> Result<Self, SimError> {
+        let bad = |field: &'static str, reason: String| Err(SimError::InvalidCausalSpec { field, reason });
+        if stars.len() != spec.n_stars || instruments.len() != spec.n_instruments || observations.len() != spec.n_observations {
+            return bad(
+                "n_observations",
+                format!(
+                    "the spec says {} stars, {} instruments, {} observations; the parts hold {}, {}, {}",
+                    spec.n_stars,
+                    spec.n_instruments,
+                    spec.n_observations,
+                    stars.len(),
+                    instruments.len(),
+                    observations.len()
+                ),
+            );
+        }
+        for (s, star) in stars.iter().enumerate() {
+            if star.theta.len() != spec.n_star_params || star.theta.iter().any(|v| !v.is_finite()) {
+                return bad("n_star_params", format!("star {s}: {} parameters (need {} finite values)", star.theta.len(), spec.n_star_params));
+            }
+        }
+        let mut by_star = vec![Vec::new(); spec.n_stars];
+        let mut by_instrument = vec![Vec::new(); spec.n_instruments];
+        for (n, o) in observations.iter().enumerate() {
+            if o.star >= spec.n_stars || o.instrument >= spec.n_instruments {
+                return bad("n_observations", format!("observation {n}: star {} / instrument {} out of range", o.star, o.instrument));
+            }
+            if o.flux.len() != spec.n_steps || o.flux.iter().any(|v| !v.is_finite()) {
+                return bad("n_steps", format!("observation {n}: {} samples (need {} finite values)", o.flux.len(), spec.n_steps));
+            }
+            by_star[o.star].push(n);
+            by_instrument[o.instrument].push(n);
+        }
+        Ok(CausalSet { spec, stars, instruments, observations, by_star, by_instrument })
+    }
+
     /// Observations of the anchor's star through another instrument (star-space positives).
     pub fn same_star_other_instrument(&self, anchor: usize) -> Vec<usize> {
         let a = &self.observations[anchor];
@@ -383,6 +427,20 @@ mod tests {
         assert_eq!(small.observations[..], larger.observations[..30]);
         let other_seed = simulate(&CausalSpec::sized(10, 10, 5, 30)).unwrap();
         assert_ne!(small.observations[0].flux, other_seed.observations[0].flux);
+    }
+
+    #[test]
+    fn a_set_rebuilt_from_its_parts_is_the_same_and_bad_parts_are_refused() {
+        let set = simulate(&CausalSpec::sized(4, 6, 3, 18)).unwrap();
+        let rebuilt = CausalSet::from_parts(set.spec.clone(), set.stars.clone(), set.instruments.clone(), set.observations.clone()).unwrap();
+        assert_eq!(rebuilt, set);
+        let mut observations = set.observations.clone();
+        observations[5].flux[3] = f64::NAN;
+        assert!(CausalSet::from_parts(set.spec.clone(), set.stars.clone(), set.instruments.clone(), observations).is_err());
+        let mut observations = set.observations.clone();
+        observations[2].instrument = 3;
+        assert!(CausalSet::from_parts(set.spec.clone(), set.stars.clone(), set.instruments.clone(), observations).is_err());
+        assert!(CausalSet::from_parts(set.spec.clone(), set.stars[..5].to_vec(), set.instruments.clone(), set.observations.clone()).is_err());
     }
 
     #[test]

@@ -37,6 +37,17 @@ impl RunContext<'_> {
         Ok(set)
     }
 
+    /// Reads one of the experiment's declared star × instrument data sets (layout "causal-table").
+    pub fn open_causal(&self, manifest: &str) -> anyhow::Result<survey_sim::causal::CausalSet> {
+        let p = self
+            .datasets
+            .get(manifest)
+            .with_context(|| format!("data set `{manifest}` was not declared by this experiment for this profile"))?;
+        let set = self.store.open_causal(p).with_context(|| format!("reading data set `{manifest}` from {}", p.dir.display()))?;
+        log::info!("{manifest}: {} curves of {} stars through {} instruments", set.observations.len(), set.stars.len(), set.instruments.len());
+        Ok(set)
+    }
+
     /// The prepared data set (folder, manifest, content hash).
     pub fn dataset(&self, manifest: &str) -> Option<&PreparedDataset> {
         self.datasets.get(manifest)

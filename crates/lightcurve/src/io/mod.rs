@@ -104,7 +104,7 @@ fn tmp_path(path: &Path) -> PathBuf {
 }
 
 /// Returns the column or a [`DataError::MissingColumn`] naming what the file has.
-pub(crate) fn require_column<'a>(path: &Path, df: &'a DataFrame, name: &str) -> Result<&'a Column> {
+pub fn require_column<'a>(path: &Path, df: &'a DataFrame, name: &str) -> Result<&'a Column> {
     df.column(name).map_err(|_| DataError::MissingColumn {
         path: path.to_path_buf(),
         column: name.to_string(),
@@ -124,7 +124,7 @@ pub(crate) fn require_column<'a>(path: &Path, df: &'a DataFrame, name: &str) -> 
 /// parsed value by value with Rust's `f64::from_str`, which accepts `nan`, `NaN`, `inf`, `-inf`,
 /// `infinity` in any case: such values become non-finite numbers for the cleaning step to drop or
 /// refuse. Empty text is a null. Any other text is an error naming the row and the text.
-pub(crate) fn f64_values(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+pub fn f64_values(path: &Path, df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
     let c = require_column(path, df, name)?;
     // A header-only CSV has no rows to infer types from: an empty column of any type is empty.
     if c.is_empty() {
