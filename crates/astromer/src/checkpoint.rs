@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::EncoderConfig;
 use crate::error::CheckpointError;
 use crate::model::{Astromer, LossWeighting};
-use crate::train::{Adam, AdamSettings, Moments, Trainer};
+use crate::train::{Adam, AdamSettings, Moments, Parameters, Trainer};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const WEIGHTS_FILE: &str = "model.safetensors";
@@ -126,48 +126,101 @@ fn create_dir(dir: &Path) -> Result<(), CheckpointError> {
     std::fs::create_dir_all(dir).map_err(io_err(dir))
 }
 
+/// Writes every parameter of `model` to a safetensors file, by name (F32).
+pub fn save_parameters<D: Device<f32>, M: Parameters<D>>(model: &M, path: &Path) -> Result<(), CheckpointError> {
+    let tensors = model.named_params().into_iter().map(|(n, p)| (n, p.shape(), p.to_vec())).collect();
+    let mut meta = HashMap::new();
+    meta.insert("format".to_string(), "astromer-rs".to_string());
+    write_tensors(path, tensors, Some(meta))
+}
+
+/// Loads parameters by name into `model` (already built). Every model parameter must be present
+/// with the same shape, and the file must hold no other tensor; otherwise an error is returned
+/// and the model is left unchanged.
+pub fn load_parameters<D: Device<f32>, M: Parameters<D>>(model: &mut M, path: &Path) -> Result<(), CheckpointError> {
+    let mut file = read_tensors(path)?;
+    // Validate everything first, then assign, so a failed load leaves the model intact.
+    let mut values = Vec::new();
+    for (name, p) in model.named_params() {
+        let shape = p.shape();
+        let (s, v) = file.remove(&name).ok_or_else(|| CheckpointError::MissingTensor(name.clone()))?;
+        if s != shape {
+            return Err(CheckpointError::ShapeMismatch { name, checkpoint: s, model: shape });
+        }
+        values.push(v);
+    }
+    if !file.is_empty() {
+        return Err(CheckpointError::UnexpectedTensors(file.into_keys().collect()));
+    }
+    for ((_, mut p), v) in model.named_params_mut().into_iter().zip(values) {
+        p.set(v);
+    }
+    Ok(())
+}
+
+impl<D: Device<f32>> Adam<D> {
+    /// Writes the moments (`m.<param>`, `v.<param>`, flattened) with the step count in the
+    /// file's metadata; the hyper-parameters are the caller's to record.
+    pub fn save_moments(&self, path: &Path) -> Result<(), CheckpointError> {
+        let mut tensors = Vec::with_capacity(2 * self.moments.len());
+        for m in &self.moments {
+            let n = m.m.shape().0;
+            tensors.push((format!("m.{}", m.name), vec![n], m.m.as_vec()));
+            tensors.push((format!("v.{}", m.name), vec![n], m.v.as_vec()));
+        }
+        let mut meta = HashMap::new();
+        meta.insert("step".to_string(), self.step.to_string());
+        write_tensors(path, tensors, Some(meta))
+    }
+
+    /// Restores moments and step count saved by [`Adam::save_moments`] into this optimiser
+    /// (built for the same model); all-or-nothing.
+    pub fn load_moments(&mut self, path: &Path) -> Result<(), CheckpointError> {
+        let bytes = std::fs::read(path).map_err(io_err(path))?;
+        let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| CheckpointError::SafeTensors { path: path.to_path_buf(), message: format!("{e:?}") })?;
+        let step: u64 = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("step"))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| CheckpointError::Optimizer(format!("{}: no step count in the metadata", path.display())))?;
+        let mut file = read_tensors(path)?;
+        let mut values = Vec::with_capacity(self.moments.len());
+        for mom in &self.moments {
+            let n = mom.m.shape().0;
+            let mut take = |prefix: &str| -> Result<Vec<f32>, CheckpointError> {
+                let key = format!("{prefix}.{}", mom.name);
+                let (s, v) = file.remove(&key).ok_or_else(|| CheckpointError::MissingTensor(key.clone()))?;
+                if s != vec![n] {
+                    return Err(CheckpointError::ShapeMismatch { name: key, checkpoint: s, model: vec![n] });
+                }
+                Ok(v)
+            };
+            values.push((take("m")?, take("v")?));
+        }
+        if !file.is_empty() {
+            return Err(CheckpointError::UnexpectedTensors(file.into_keys().collect()));
+        }
+        for (mom, (m, v)) in self.moments.iter_mut().zip(values) {
+            mom.m.copy_from(&m);
+            mom.v.copy_from(&v);
+        }
+        self.step = step;
+        Ok(())
+    }
+}
+
 impl<D: Device<f32>> Astromer<D> {
     /// Writes `model.safetensors` (weights only) to `path`.
     pub fn save_weights(&self, path: &Path) -> Result<(), CheckpointError> {
-        let tensors = self
-            .params()
-            .into_iter()
-            .map(|(n, p)| (n, p.shape(), p.to_vec()))
-            .collect();
-        let mut meta = HashMap::new();
-        meta.insert("format".to_string(), "astromer-rs".to_string());
-        write_tensors(path, tensors, Some(meta))
+        save_parameters(self, path)
     }
 
     /// Loads weights by name into this (already built) model. Every model parameter must be
     /// present with the same shape, and the file must hold no other tensor; otherwise an error is
     /// returned and the model is left unchanged.
     pub fn load_weights(&mut self, path: &Path) -> Result<(), CheckpointError> {
-        let mut file = read_tensors(path)?;
-        // Validate everything first, then assign, so a failed load leaves the model intact.
-        let mut values = Vec::new();
-        for (name, shape) in self.parameter_shapes() {
-            let (s, v) = file
-                .remove(&name)
-                .ok_or_else(|| CheckpointError::MissingTensor(name.clone()))?;
-            if s != shape {
-                return Err(CheckpointError::ShapeMismatch {
-                    name,
-                    checkpoint: s,
-                    model: shape,
-                });
-            }
-            values.push(v);
-        }
-        if !file.is_empty() {
-            return Err(CheckpointError::UnexpectedTensors(
-                file.into_keys().collect(),
-            ));
-        }
-        for ((_, mut p), v) in self.params_mut().into_iter().zip(values) {
-            p.set(v);
-        }
-        Ok(())
+        load_parameters(self, path)
     }
 
     /// Writes `config.toml` and `model.safetensors` into `dir` (created if needed).

@@ -14,6 +14,7 @@ use crate::layers::{
     Tensor3, Tensor4,
 };
 use crate::mask::{MaskedBatch, Visibility};
+use crate::train::Parameters;
 
 /// Value added to the logits of hidden keys in [`AttentionMaskMode::KeyHidden`] (official m_alpha).
 pub const KEY_MASK_LOGIT: f32 = -1e9;
@@ -698,19 +699,8 @@ impl<D: Device<f32>> Astromer<D> {
         bt: &BatchTensors<D>,
         dropout: &mut Dropout<'_>,
     ) -> (f32, Tensor2<D>, Gradients<f32, D>) {
-        // Every parameter gets a (zero) gradient buffer up front, so parameters outside the graph
-        // (e.g. the unused token of `MaskTokenMode::OfficialGraph`) still have one. dfdx 0.13 does
-        // not expose tensor ids outside the crate, so `retain_leafs` cannot be used here; the
-        // intermediate gradients are freed when the returned `Gradients` is dropped at the end of
-        // the step (dfdx keeps them all until the end of `backward` anyway, so peak memory is
-        // unchanged).
-        let mut grads: Gradients<f32, D> = Gradients::leaky();
-        for (_, p) in self.params() {
-            match p {
-                ParamRef::R1(t) => grads.try_alloc_for(t).expect("alloc grad"),
-                ParamRef::R2(t) => grads.try_alloc_for(t).expect("alloc grad"),
-            }
-        }
+        // A zero gradient buffer for every parameter, also those outside the graph.
+        let grads = Parameters::zero_gradients(self);
         let mag = bt.mag.clone().traced(grads);
         let pred = self.forward(mag, bt, dropout);
         let (pred, tape) = pred.split_tape();

@@ -360,7 +360,7 @@ fn read_state(last: &Path) -> Result<Option<RunState>, TrainError> {
 
 /// Writes a checkpoint folder so that a kill at any moment leaves either the old or the new one:
 /// fill `<name>.new`, move the old aside to `<name>.old`, move the new in, delete the old.
-fn save_atomically(target: &Path, write: impl FnOnce(&Path) -> Result<(), CheckpointError>) -> Result<(), TrainError> {
+pub fn save_atomically(target: &Path, write: impl FnOnce(&Path) -> Result<(), CheckpointError>) -> Result<(), TrainError> {
     let new = target.with_extension("new");
     let old = target.with_extension("old");
     let io = |e: std::io::Error, p: &Path| TrainError::Io(format!("{}: {e}", p.display()));
@@ -382,7 +382,7 @@ fn save_atomically(target: &Path, write: impl FnOnce(&Path) -> Result<(), Checkp
 }
 
 /// After a kill between the two renames of [`save_atomically`], only `<name>.old` exists.
-fn recover_interrupted_swap(dir: &Path) {
+pub fn recover_interrupted_swap(dir: &Path) {
     for name in [LAST, BEST] {
         let target = dir.join(name);
         let old = target.with_extension("old");

@@ -44,6 +44,23 @@ impl Default for AdamSettings {
 pub trait Parameters<D: Device<f32>> {
     fn named_params(&self) -> NamedParams<'_, D>;
     fn named_params_mut(&mut self) -> NamedParamsMut<'_, D>;
+
+    /// A gradient set holding a zero buffer for every parameter, to trace a training step's
+    /// input with: every parameter then has a gradient after `backward`, also one outside the
+    /// graph (e.g. the unused token of `MaskTokenMode::OfficialGraph`), which Adam needs. dfdx 0.13
+    /// does not expose tensor ids outside the crate, so `retain_leafs` cannot be used instead; the
+    /// intermediate gradients are freed when the step's `Gradients` is dropped (dfdx keeps them
+    /// all until the end of `backward` anyway, so peak memory is unchanged).
+    fn zero_gradients(&self) -> Gradients<f32, D> {
+        let mut grads: Gradients<f32, D> = Gradients::leaky();
+        for (_, p) in self.named_params() {
+            match p {
+                ParamRef::R1(t) => grads.try_alloc_for(t).expect("allocating a gradient buffer"),
+                ParamRef::R2(t) => grads.try_alloc_for(t).expect("allocating a gradient buffer"),
+            }
+        }
+        grads
+    }
 }
 
 impl<D: Device<f32>> Parameters<D> for Astromer<D> {

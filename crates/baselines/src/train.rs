@@ -1,8 +1,8 @@
 //! Training a baseline from scratch: Keras Adam, cross-entropy on logits, per-epoch validation
 //! loss and accuracy, early stopping on the validation loss.
 
-use astromer::layers::{one_hot, ParamRef};
-use astromer::{Adam, EarlyStopping};
+use astromer::layers::one_hot;
+use astromer::{Adam, EarlyStopping, Parameters};
 use classifier::{EvaluatedWeights, HeadEpoch};
 use dfdx::losses::cross_entropy_with_logits_loss;
 use dfdx::prelude::*;
@@ -36,13 +36,7 @@ pub(crate) fn train_step<D: Device<f32>>(
     let batch = HostBatch::new(windows);
     let y = one_hot(&dev, labels, model.n_classes());
     // Every parameter gets a gradient buffer before the forward pass, so the tape keeps them.
-    let mut grads: Gradients<f32, D> = Gradients::leaky();
-    for p in model.params() {
-        match p {
-            ParamRef::R1(t) => grads.try_alloc_for(t).expect("alloc grad"),
-            ParamRef::R2(t) => grads.try_alloc_for(t).expect("alloc grad"),
-        }
-    }
+    let grads = Parameters::zero_gradients(&*model);
     let x = batch.input(&dev, model.kind()).traced(grads);
     let loss = cross_entropy_with_logits_loss(model.forward(x, &batch), y);
     let value = loss.retaped::<NoneTape>().as_vec()[0];

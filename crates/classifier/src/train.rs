@@ -1,8 +1,8 @@
 //! Training a head on pooled features: Adam (Keras form), cross-entropy on logits, early stopping
 //! on the validation loss, and an explicit choice of which weights are evaluated.
 
-use astromer::layers::{cached_tensor, one_hot, ParamRef, Tensor2};
-use astromer::{Adam, AdamSettings, EarlyStopping};
+use astromer::layers::{cached_tensor, one_hot, Tensor2};
+use astromer::{Adam, AdamSettings, EarlyStopping, Parameters};
 use dfdx::losses::cross_entropy_with_logits_loss;
 use dfdx::prelude::*;
 use rand::seq::SliceRandom;
@@ -110,13 +110,7 @@ fn step<D: Device<f32>>(
     let labels: Vec<usize> = rows.iter().map(|&i| features.labels[i]).collect();
     let y = one_hot(&dev, &labels, head.n_classes());
     // Every parameter gets a gradient buffer before the forward pass, so the tape keeps them.
-    let mut grads: Gradients<f32, D> = Gradients::leaky();
-    for (_, p) in head.params() {
-        match p {
-            ParamRef::R1(t) => grads.try_alloc_for(t).expect("alloc grad"),
-            ParamRef::R2(t) => grads.try_alloc_for(t).expect("alloc grad"),
-        }
-    }
+    let grads = Parameters::zero_gradients(&*head);
     let logits = head.forward(x.traced(grads));
     let loss = cross_entropy_with_logits_loss(logits, y);
     let value = loss.retaped::<NoneTape>().as_vec()[0];
