@@ -10,10 +10,10 @@
 //! - [`probe`]: the latents of a set, and what a space holds: an MLP regressor's test R² (θ₀)
 //!   and k-NN accuracy (instrument);
 //! - [`train`]: the paper's objective (MSE + L_star + L_instr) on a batch, one Adam step, and the
-//!   epoch loop with early stopping on validation triplets.
+//!   epoch loop with early stopping on validation triplets, checkpointed every epoch and resumed
+//!   exactly after an interruption.
 //!
-//! Resume after an interruption, the Figs. 2–3 runs and the experiment are still to come
-//! (issue 16; docs/causal.md).
+//! The Figs. 2–3 runs are the experiment `e09-causal` (issue 16; docs/causal.md).
 
 pub mod loss;
 pub mod model;
@@ -46,6 +46,8 @@ pub enum CausalError {
     Settings(String),
     #[error("epoch {epoch}: the loss is not finite (lower the learning rate)")]
     NonFinite { epoch: usize },
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
     #[error("anchor {anchor} is not in the split (the data set has {len} observations)")]
     AnchorOutOfRange { anchor: usize, len: usize },
 }

@@ -176,13 +176,7 @@ pub fn regression_r2<D: Device<f32>>(
         for rows in order.chunks(settings.batch_size) {
             let xb: Vec<f32> = rows.iter().flat_map(|&r| x_train[r * cols..(r + 1) * cols].iter().copied()).collect();
             let yb: Vec<f32> = rows.iter().map(|&r| y_train[r]).collect();
-            let mut grads: Gradients<f32, D> = Gradients::leaky();
-            for (_, p) in model.named_params() {
-                match p {
-                    astromer::layers::ParamRef::R1(t) => grads.try_alloc_for(t).expect("alloc grad"),
-                    astromer::layers::ParamRef::R2(t) => grads.try_alloc_for(t).expect("alloc grad"),
-                }
-            }
+            let grads = Parameters::zero_gradients(&model);
             let x: Tensor2<D> = cached_tensor(dev, &xb, (rows.len(), cols));
             let target: Tensor2<D> = cached_tensor(dev, &yb, (rows.len(), 1));
             let loss = (model.forward(x.traced(grads)) - target).square().mean::<(), Axes2<0, 1>>();

@@ -3,7 +3,8 @@
 //! The single-latent baseline has no instrument term.
 
 use astromer::dfdx::prelude::*;
-use astromer::layers::{cached_tensor, ParamRef, Tensor2};
+use astromer::layers::{cached_tensor, Tensor2};
+use astromer::checkpoint::{load_parameters, save_parameters};
 use astromer::train::{Adam, AdamSettings, EarlyStopping, Parameters};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -34,7 +35,7 @@ impl Objective {
 }
 
 /// The terms of one batch's loss, before weighting.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LossParts {
     pub total: f32,
     pub reconstruction: f32,
@@ -87,13 +88,7 @@ pub fn train_step<D: Device<f32>>(
     let shape = (batch.rows.len(), model.config.n_steps);
     let flux: Tensor2<D> = cached_tensor(&dev, &batch_flux(set, batch), shape);
     // Every parameter gets a gradient buffer, as in Astromer's step.
-    let mut grads: Gradients<f32, D> = Gradients::leaky();
-    for (_, p) in model.named_params() {
-        match p {
-            ParamRef::R1(t) => grads.try_alloc_for(t).expect("alloc grad"),
-            ParamRef::R2(t) => grads.try_alloc_for(t).expect("alloc grad"),
-        }
-    }
+    let grads = Parameters::zero_gradients(&*model);
     let (loss, parts) = batch_loss(model, flux.clone().traced(grads), &flux, batch, objective)?;
     let grads = loss.backward();
     adam.update(model, &grads).map_err(|e| CausalError::Optimizer(e.to_string()))?;
@@ -121,7 +116,7 @@ pub struct FitSettings {
 }
 
 /// Mean loss parts of one epoch, per curve.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
     pub epoch: usize,
     pub train: LossParts,
@@ -136,15 +131,65 @@ pub struct FitOutcome<D: Device<f32>> {
     pub best_epoch: usize,
 }
 
+/// Where [`fit`] keeps its checkpoints: `last/` after every epoch (weights, Adam moments, the
+/// run's state) and `best/` at every improvement, each replaced atomically (a kill at any moment
+/// leaves the old or the new folder). A run started on a folder whose `last/` holds a run of the
+/// same settings, model and data continues after its last epoch, with the result an uninterrupted
+/// run gives, bit for bit; one of other settings is refused.
+const LAST: &str = "last";
+const BEST: &str = "best";
+const WEIGHTS: &str = "model.safetensors";
+const MOMENTS: &str = "optimizer.safetensors";
+const STATE: &str = "run.toml";
+
+/// `last/run.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RunState {
+    /// What the run is (settings, model config, training and validation rows), so that a resume
+    /// with anything else is refused.
+    identity: String,
+    history: Vec<EpochLog>,
+    best_epoch: Option<usize>,
+    best_val_loss: f64,
+}
+
+fn identity<D: Device<f32>>(model: &CausalModel<D>, settings: &FitSettings, train: &[usize], val: &[usize]) -> String {
+    // A digest stable across builds and machines of the rows (FNV-1a over their indices), not the rows themselves.
+    let digest = |rows: &[usize]| {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &r in rows {
+            for b in (r as u64).to_le_bytes() {
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}/{}", rows.len())
+    };
+    // The epoch budget is not part of what a run is: a finished run may be extended.
+    let settings = FitSettings { max_epochs: 0, ..settings.clone() };
+    format!(
+        "settings {}; model {}; train {}; val {}",
+        toml::to_string(&settings).unwrap_or_default().replace('\n', " "),
+        toml::to_string(&model.config).unwrap_or_default().replace('\n', " "),
+        digest(train),
+        digest(val)
+    )
+}
+
+fn checkpoint_error(e: impl std::fmt::Display) -> CausalError {
+    CausalError::Checkpoint(e.to_string())
+}
+
 /// Trains `model` on triplets whose anchors and partners are in `train`, early-stopped on the
 /// loss of fixed triplets drawn once from `val` (the same validation batches every epoch).
-/// Deterministic for a given `settings.seed`.
+/// Deterministic for a given `settings.seed`. With `checkpoints`, every epoch is saved there and
+/// a run interrupted earlier resumes after its last saved epoch (see [`LAST`]).
 pub fn fit<D: Device<f32>>(
     mut model: CausalModel<D>,
     set: &CausalSet,
     train: &[usize],
     val: &[usize],
     settings: &FitSettings,
+    checkpoints: Option<&std::path::Path>,
     on_epoch: &mut dyn FnMut(&EpochLog),
 ) -> Result<FitOutcome<D>, CausalError> {
     if settings.batch_anchors == 0 || settings.max_epochs == 0 {
@@ -161,11 +206,46 @@ pub fn fit<D: Device<f32>>(
         .map(|anchors| val_sampler.batch(anchors, &mut val_rng))
         .collect::<Result<Vec<_>, _>>()?;
     let mut adam = Adam::new(settings.adam, &model);
-    let mut stopping = EarlyStopping::new(settings.patience);
-    let (mut history, mut best) = (Vec::new(), None);
+    let run_identity = identity(&model, settings, train, val);
+    let mut state = RunState { identity: run_identity.clone(), history: Vec::new(), best_epoch: None, best_val_loss: f64::INFINITY };
+    let mut best = None;
+    if let Some(dir) = checkpoints {
+        std::fs::create_dir_all(dir).map_err(|e| checkpoint_error(format!("{}: {e}", dir.display())))?;
+        astromer::pretrain::recover_interrupted_swap(dir);
+        let state_path = dir.join(LAST).join(STATE);
+        if state_path.exists() {
+            let text = std::fs::read_to_string(&state_path).map_err(|e| checkpoint_error(format!("{}: {e}", state_path.display())))?;
+            let saved: RunState = toml::from_str(&text)
+                .map_err(|e| checkpoint_error(format!("{}: unreadable run state ({e}); remove the folder to restart", state_path.display())))?;
+            if saved.identity != run_identity {
+                return Err(checkpoint_error(format!(
+                    "{}: a checkpoint of a run with other settings, model or data is there; remove the folder or use the same settings",
+                    dir.display()
+                )));
+            }
+            load_parameters(&mut model, &dir.join(LAST).join(WEIGHTS)).map_err(checkpoint_error)?;
+            adam.load_moments(&dir.join(LAST).join(MOMENTS)).map_err(checkpoint_error)?;
+            if saved.best_epoch.is_some() {
+                let mut kept = model.clone();
+                load_parameters(&mut kept, &dir.join(BEST).join(WEIGHTS)).map_err(checkpoint_error)?;
+                best = Some(kept);
+            }
+            state = saved;
+        }
+    }
+    let mut stopping = EarlyStopping::resume(settings.patience, state.best_val_loss, state.best_epoch);
+    let first_epoch = state.history.last().map_or(0, |log| log.epoch + 1);
+    let stopped_already = state.history.last().is_some_and(|log| stopping.should_stop(log.epoch));
     let mut order = train.to_vec();
-    for epoch in 0..settings.max_epochs {
+    for epoch in first_epoch..settings.max_epochs {
+        if stopped_already {
+            break;
+        }
+        // Each epoch's RNG comes from (seed, epoch), not from a running stream: what makes a
+        // resumed run equal to an uninterrupted one. The order is reshuffled from the split's
+        // order every epoch for the same reason.
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed.wrapping_add((epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        order.copy_from_slice(train);
         order.shuffle(&mut rng);
         let mut train_mean = PartsMean::default();
         for anchors in order.chunks(settings.batch_anchors) {
@@ -181,16 +261,35 @@ pub fn fit<D: Device<f32>>(
             return Err(CausalError::NonFinite { epoch });
         }
         on_epoch(&log);
-        history.push(log);
-        if stopping.observe(epoch, log.val.total as f64) {
+        state.history.push(log);
+        let improved = stopping.observe(epoch, log.val.total as f64);
+        if improved {
             best = Some(model.clone());
+        }
+        (state.best_epoch, state.best_val_loss) = (stopping.best_epoch(), stopping.best_loss());
+        if let Some(dir) = checkpoints {
+            if improved {
+                astromer::pretrain::save_atomically(&dir.join(BEST), |d| {
+                    std::fs::create_dir_all(d).map_err(|e| astromer::CheckpointError::Io { path: d.to_path_buf(), source: e })?;
+                    save_parameters(&model, &d.join(WEIGHTS))
+                })
+                .map_err(checkpoint_error)?;
+            }
+            let text = toml::to_string(&state).map_err(checkpoint_error)?;
+            astromer::pretrain::save_atomically(&dir.join(LAST), |d| {
+                std::fs::create_dir_all(d).map_err(|e| astromer::CheckpointError::Io { path: d.to_path_buf(), source: e })?;
+                save_parameters(&model, &d.join(WEIGHTS))?;
+                adam.save_moments(&d.join(MOMENTS))?;
+                std::fs::write(d.join(STATE), &text).map_err(|e| astromer::CheckpointError::Io { path: d.join(STATE), source: e })
+            })
+            .map_err(checkpoint_error)?;
         }
         if stopping.should_stop(epoch) {
             break;
         }
     }
     let best_epoch = stopping.best_epoch().expect("a finite validation loss improves on infinity");
-    Ok(FitOutcome { model: best.expect("kept at the best epoch"), history, best_epoch })
+    Ok(FitOutcome { model: best.expect("kept at the best epoch"), history: state.history, best_epoch })
 }
 
 /// Running mean of loss parts, weighted by curves.
@@ -261,7 +360,7 @@ mod tests {
         // Split by star: 12 training stars, 4 validation stars.
         let (train, val): (Vec<usize>, Vec<usize>) = (0..128).partition(|&n| set.observations[n].star < 12);
         let settings = FitSettings {
-            adam: AdamSettings { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-7 },
+            adam: AdamSettings { lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-7 },
             objective: Objective::paper(),
             batch_anchors: 16,
             max_epochs: 4,
@@ -272,7 +371,7 @@ mod tests {
         let run = || {
             let mut seen = Vec::new();
             let model = CausalModel::new(small_model(true), &dev, 2).unwrap();
-            let out = fit(model, &set, &train, &val, &settings, &mut |log| seen.push(log.epoch)).unwrap();
+            let out = fit(model, &set, &train, &val, &settings, None, &mut |log| seen.push(log.epoch)).unwrap();
             (out, seen)
         };
         let (a, seen) = run();
@@ -284,6 +383,39 @@ mod tests {
         assert_eq!(a.history, b.history);
         assert_eq!(a.model.star_encoder.latent.weight.as_vec(), b.model.star_encoder.latent.weight.as_vec());
         let bad = FitSettings { batch_anchors: 0, ..settings.clone() };
-        assert!(fit(CausalModel::new(small_model(true), &dev, 2).unwrap(), &set, &train, &val, &bad, &mut |_| {}).is_err());
+        assert!(fit(CausalModel::new(small_model(true), &dev, 2).unwrap(), &set, &train, &val, &bad, None, &mut |_| {}).is_err());
+    }
+
+    #[test]
+    fn a_run_resumed_from_its_checkpoints_equals_an_uninterrupted_one() {
+        let spec = CausalSpec { n_steps: 16, ..CausalSpec::sized(8, 12, 3, 72) };
+        let set = simulate(&spec).unwrap();
+        let (train, val): (Vec<usize>, Vec<usize>) = (0..72).partition(|&n| set.observations[n].star < 9);
+        let settings = FitSettings {
+            adam: AdamSettings { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-7 },
+            objective: Objective::paper(),
+            batch_anchors: 12,
+            max_epochs: 4,
+            patience: 10,
+            seed: 5,
+        };
+        let config = CausalModelConfig { n_steps: 16, ..small_model(true) };
+        let dev = Cpu::default();
+        let model = || CausalModel::new(config.clone(), &dev, 4).unwrap();
+        let whole = fit(model(), &set, &train, &val, &settings, None, &mut |_| {}).unwrap();
+        // Interrupted after epoch 1 (a run of 2 epochs), then started again with the full budget.
+        let dir = tempfile::tempdir().unwrap();
+        let first = FitSettings { max_epochs: 2, ..settings.clone() };
+        fit(model(), &set, &train, &val, &first, Some(dir.path()), &mut |_| {}).unwrap();
+        let mut epochs_run = Vec::new();
+        let resumed = fit(model(), &set, &train, &val, &settings, Some(dir.path()), &mut |log| epochs_run.push(log.epoch)).unwrap();
+        assert_eq!(epochs_run, [2, 3], "the resumed run starts after its last saved epoch");
+        assert_eq!(resumed.history, whole.history);
+        assert_eq!(resumed.best_epoch, whole.best_epoch);
+        assert_eq!(resumed.model.star_encoder.latent.weight.as_vec(), whole.model.star_encoder.latent.weight.as_vec());
+        // Other settings on the same folder are refused, naming it.
+        let other = FitSettings { seed: 6, ..settings.clone() };
+        let err = fit(model(), &set, &train, &val, &other, Some(dir.path()), &mut |_| {}).unwrap_err().to_string();
+        assert!(err.contains("other settings") && err.contains(&dir.path().display().to_string()), "{err}");
     }
 }
