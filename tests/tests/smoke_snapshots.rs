@@ -106,6 +106,7 @@ smoke_snapshot!(e05_ablation, "e05-ablation");
 smoke_snapshot!(e06_attention, "e06-attention");
 smoke_snapshot!(e07_embeddings, "e07-embeddings");
 smoke_snapshot!(e08_reconstruction, "e08-reconstruction");
+smoke_snapshot!(e09_causal, "e09-causal");
 
 #[test]
 fn rounding_has_fixed_decimals_no_negative_zero_and_nan() {

@@ -157,6 +157,7 @@ pub fn experiments() -> Vec<Box<dyn harness::Experiment>> {
         Box::new(e06_attention::E06Attention),
         Box::new(e07_embeddings::E07Embeddings),
         Box::new(e08_reconstruction::E08Reconstruction),
+        Box::new(e09_causal::E09Causal),
     ]
 }
 

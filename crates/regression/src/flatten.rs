@@ -10,7 +10,7 @@ use toml::{Table, Value};
 
 /// Fields that name an array-of-tables element, in the order they appear in its id. Only string
 /// and integer-valued fields count: a float is a measurement, never a name.
-pub const IDENTITY_FIELDS: [&str; 13] = [
+pub const IDENTITY_FIELDS: [&str; 17] = [
     "dataset",
     "encoder",
     "head",
@@ -22,6 +22,11 @@ pub const IDENTITY_FIELDS: [&str; 13] = [
     "class",
     "object_id",
     "epoch",
+    // e09-causal rows: which representation, probed with how many training curves, which repeat.
+    "input",
+    "space",
+    "train_size",
+    "run",
     // `compare/<variant>.toml` rows: which experiment's which metric.
     "experiment",
     "metric",

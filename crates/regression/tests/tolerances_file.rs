@@ -4,7 +4,7 @@
 use std::path::Path;
 
 #[test]
-fn committed_tolerances_file_is_valid_and_covers_e02_to_e08() {
+fn committed_tolerances_file_is_valid_and_covers_e02_to_e09() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../results/tolerances.toml");
     let rules = regression::Rules::load(&path).unwrap_or_else(|e| panic!("{e}"));
     for experiment in [
@@ -15,6 +15,7 @@ fn committed_tolerances_file_is_valid_and_covers_e02_to_e08() {
         "e06-attention",
         "e07-embeddings",
         "e08-reconstruction",
+        "e09-causal",
     ] {
         assert!(
             rules.rules.iter().any(|r| r.experiment == experiment),
