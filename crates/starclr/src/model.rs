@@ -1,0 +1,333 @@
+//! The StarCLR encoder: one token per observation, flux → Linear(1, H) plus a continuous
+//! sinusoidal encoding of t − t_min (ω_j = 2π / 10000^(j/H), sine on even and cosine on odd
+//! dimensions j), then LayerNorm and dropout, no CLS token; a standard post-LN BERT encoder
+//! (x ← LN(x + MHA(x)), x ← LN(x + FFN(x)), GELU); the representation is the mean over the valid
+//! tokens. A projection head (MLP) maps it to the space of the contrastive loss and is used for
+//! that loss only. Attention is the Astromer crate's (the same fused CPU kernel), with padded keys
+//! masked.
+
+use astromer::dfdx::prelude::*;
+use astromer::layers::{cached_tensor, Dense, LayerNorm, NamedParams, NamedParamsMut, Tensor2};
+use astromer::model::{AttentionBias, MultiHeadAttention, KEY_MASK_LOGIT};
+use astromer::train::Parameters;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::views::ViewBatch;
+use crate::StarClrError;
+
+/// Sizes of the encoder and its projection head (the paper publishes none: pick them at A2's
+/// scale on each profile so the comparison is fair).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StarClrConfig {
+    /// H: token width.
+    pub d_model: usize,
+    pub n_heads: usize,
+    pub ffn_width: usize,
+    pub n_blocks: usize,
+    /// Dropout after the token LayerNorm (training only).
+    pub dropout: f32,
+    pub layer_norm_eps: f32,
+    pub projection_hidden: usize,
+    pub projection_dim: usize,
+}
+
+impl StarClrConfig {
+    pub fn check(&self) -> Result<(), StarClrError> {
+        for (name, v) in [
+            ("d_model", self.d_model),
+            ("n_heads", self.n_heads),
+            ("ffn_width", self.ffn_width),
+            ("n_blocks", self.n_blocks),
+            ("projection_hidden", self.projection_hidden),
+            ("projection_dim", self.projection_dim),
+        ] {
+            if v == 0 {
+                return Err(StarClrError::Settings(format!("`{name}` must be at least 1")));
+            }
+        }
+        if self.d_model % self.n_heads != 0 {
+            return Err(StarClrError::Settings(format!("d_model {} is not a multiple of n_heads {}", self.d_model, self.n_heads)));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(StarClrError::Settings(format!("dropout {} must be in [0, 1)", self.dropout)));
+        }
+        Ok(())
+    }
+}
+
+/// The encoding of one relative time `t` (t − t_min) in `d` dimensions:
+/// e_j = sin(ω_j t) for even j, cos(ω_j t) for odd j, ω_j = 2π / 10000^(j/d).
+pub fn time_encoding(t: f64, d: usize) -> Vec<f32> {
+    (0..d)
+        .map(|j| {
+            let omega = std::f64::consts::TAU / 10000f64.powf(j as f64 / d as f64);
+            (if j % 2 == 0 { (omega * t).sin() } else { (omega * t).cos() }) as f32
+        })
+        .collect()
+}
+
+/// One post-LN encoder block.
+#[derive(Clone, Debug)]
+pub struct Block<D: Device<f32>> {
+    pub attention: MultiHeadAttention<D>,
+    pub attention_norm: LayerNorm<D>,
+    pub ffn_inner: Dense<D>,
+    pub ffn_outer: Dense<D>,
+    pub ffn_norm: LayerNorm<D>,
+}
+
+impl<D: Device<f32>> Block<D> {
+    fn new(cfg: &StarClrConfig, dev: &D, rng: &mut ChaCha8Rng) -> Self {
+        let d = cfg.d_model;
+        Self {
+            attention: MultiHeadAttention::new(dev, d, cfg.n_heads, rng),
+            attention_norm: LayerNorm::new(dev, d, cfg.layer_norm_eps),
+            ffn_inner: Dense::new(dev, d, cfg.ffn_width, rng),
+            ffn_outer: Dense::new(dev, cfg.ffn_width, d, rng),
+            ffn_norm: LayerNorm::new(dev, d, cfg.layer_norm_eps),
+        }
+    }
+
+    fn forward<T: Tape<f32, D> + 'static>(&self, x: Tensor2<D, T>, bias: &AttentionBias<D>, b: usize, l: usize) -> Tensor2<D, T> {
+        let (x, tape) = x.split_tape();
+        let a = self.attention.forward(x.clone().put_tape(tape), bias, b, l);
+        let x = self.attention_norm.forward(x.retaped::<T>() + a);
+        let (x, tape) = x.split_tape();
+        let f = self.ffn_outer.forward(self.ffn_inner.forward(x.clone().put_tape(tape)).fast_gelu());
+        self.ffn_norm.forward(x.retaped::<T>() + f)
+    }
+
+    fn params<'a>(&'a self, prefix: &str, out: &mut NamedParams<'a, D>) {
+        let a = &self.attention;
+        for (name, layer) in [("query", &a.query), ("key", &a.key), ("value", &a.value), ("merge", &a.merge)] {
+            layer.params(&format!("{prefix}.attention.{name}"), out);
+        }
+        self.attention_norm.params(&format!("{prefix}.attention_norm"), out);
+        self.ffn_inner.params(&format!("{prefix}.ffn.inner"), out);
+        self.ffn_outer.params(&format!("{prefix}.ffn.outer"), out);
+        self.ffn_norm.params(&format!("{prefix}.ffn_norm"), out);
+    }
+
+    fn params_mut<'a>(&'a mut self, prefix: &str, out: &mut NamedParamsMut<'a, D>) {
+        let a = &mut self.attention;
+        for (name, layer) in [("query", &mut a.query), ("key", &mut a.key), ("value", &mut a.value), ("merge", &mut a.merge)] {
+            layer.params_mut(&format!("{prefix}.attention.{name}"), out);
+        }
+        self.attention_norm.params_mut(&format!("{prefix}.attention_norm"), out);
+        self.ffn_inner.params_mut(&format!("{prefix}.ffn.inner"), out);
+        self.ffn_outer.params_mut(&format!("{prefix}.ffn.outer"), out);
+        self.ffn_norm.params_mut(&format!("{prefix}.ffn_norm"), out);
+    }
+}
+
+/// The encoder and its projection head.
+#[derive(Clone, Debug)]
+pub struct StarClr<D: Device<f32>> {
+    pub config: StarClrConfig,
+    pub flux: Dense<D>,
+    pub token_norm: LayerNorm<D>,
+    pub blocks: Vec<Block<D>>,
+    pub projection_inner: Dense<D>,
+    pub projection_outer: Dense<D>,
+}
+
+impl<D: Device<f32>> StarClr<D> {
+    pub fn new(config: StarClrConfig, dev: &D, seed: u64) -> Result<Self, StarClrError> {
+        config.check()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let d = config.d_model;
+        Ok(Self {
+            flux: Dense::new(dev, 1, d, &mut rng),
+            token_norm: LayerNorm::new(dev, d, config.layer_norm_eps),
+            blocks: (0..config.n_blocks).map(|_| Block::new(&config, dev, &mut rng)).collect(),
+            projection_inner: Dense::new(dev, d, config.projection_hidden, &mut rng),
+            projection_outer: Dense::new(dev, config.projection_hidden, config.projection_dim, &mut rng),
+            config,
+        })
+    }
+
+    /// The representation of each view, (B, H): the mean of the encoder's output over the valid
+    /// tokens. `flux` is the batch's flux as a (B·L, 1) tensor (so that a caller can trace it);
+    /// `dropout_rng` switches dropout on (training).
+    pub fn represent<T: Tape<f32, D> + 'static>(&self, flux: Tensor2<D, T>, batch: &ViewBatch, dropout_rng: Option<&mut ChaCha8Rng>) -> Result<Tensor2<D, T>, StarClrError> {
+        let (b, l, d) = (batch.batch_size, batch.view_len, self.config.d_model);
+        if flux.shape().0 != b * l || batch.valid.len() != b * l || batch.time.len() != b * l {
+            return Err(StarClrError::Settings(format!("a batch of {b} × {l} positions with {} flux values", flux.shape().0)));
+        }
+        if let Some(row) = (0..b).find(|&r| !batch.valid[r * l..(r + 1) * l].iter().any(|&v| v)) {
+            return Err(StarClrError::Settings(format!("view {row} has no valid observation")));
+        }
+        let dev = flux.device().clone();
+        let encoding: Vec<f32> = batch.time.iter().flat_map(|&t| time_encoding(t as f64, d)).collect();
+        let encoding: Tensor2<D> = cached_tensor(&dev, &encoding, (b * l, d));
+        let mut x = self.token_norm.forward(self.flux.forward(flux) + encoding);
+        if let (Some(rng), p) = (dropout_rng, self.config.dropout) {
+            if p > 0.0 {
+                let keep: Vec<f32> = (0..b * l * d).map(|_| if rng.gen::<f32>() < p { 0.0 } else { 1.0 / (1.0 - p) }).collect();
+                x = x * cached_tensor::<_, D>(&dev, &keep, (b * l, d));
+            }
+        }
+        let key_bias: Vec<f32> = batch.valid.iter().map(|&v| if v { 0.0 } else { KEY_MASK_LOGIT }).collect();
+        let bias = AttentionBias::Key(cached_tensor(&dev, &key_bias, (b, l)));
+        for block in &self.blocks {
+            x = block.forward(x, &bias, b, l);
+        }
+        // Masked mean: Σ_valid x / n_valid, per view.
+        let weights: Vec<f32> = (0..b)
+            .flat_map(|r| {
+                let row = &batch.valid[r * l..(r + 1) * l];
+                let n = row.iter().filter(|&&v| v).count() as f32;
+                row.iter().map(move |&v| if v { 1.0 / n } else { 0.0 })
+            })
+            .collect();
+        let weights: astromer::layers::Tensor1<D> = cached_tensor(&dev, &weights, (b * l,));
+        let weighted = x * weights.broadcast_like::<_, Axis<1>>(&(b * l, d));
+        Ok(weighted.reshape_like(&(b, l, d)).sum::<(usize, usize), Axis<1>>())
+    }
+
+    /// The projection head's output for representations `h` (B, H) → (B, projection_dim).
+    pub fn project<T: Tape<f32, D> + 'static>(&self, h: Tensor2<D, T>) -> Tensor2<D, T> {
+        self.projection_outer.forward(self.projection_inner.forward(h).fast_gelu())
+    }
+}
+
+impl<D: Device<f32>> Parameters<D> for StarClr<D> {
+    fn named_params(&self) -> NamedParams<'_, D> {
+        let mut out = Vec::new();
+        self.flux.params("flux", &mut out);
+        self.token_norm.params("token_norm", &mut out);
+        for (i, b) in self.blocks.iter().enumerate() {
+            b.params(&format!("blocks.{i}"), &mut out);
+        }
+        self.projection_inner.params("projection.inner", &mut out);
+        self.projection_outer.params("projection.outer", &mut out);
+        out
+    }
+
+    fn named_params_mut(&mut self) -> NamedParamsMut<'_, D> {
+        let mut out = Vec::new();
+        self.flux.params_mut("flux", &mut out);
+        self.token_norm.params_mut("token_norm", &mut out);
+        for (i, b) in self.blocks.iter_mut().enumerate() {
+            b.params_mut(&format!("blocks.{i}"), &mut out);
+        }
+        self.projection_inner.params_mut("projection.inner", &mut out);
+        self.projection_outer.params_mut("projection.outer", &mut out);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use astromer::dfdx::tensor::Cpu;
+    use astromer::layers::{ParamMut, ParamRef};
+
+    fn tiny() -> StarClrConfig {
+        StarClrConfig { d_model: 4, n_heads: 2, ffn_width: 8, n_blocks: 1, dropout: 0.0, layer_norm_eps: 1e-5, projection_hidden: 4, projection_dim: 3 }
+    }
+
+    fn batch() -> ViewBatch {
+        let t = [0.0, 0.7, 1.9, 3.2, 4.0];
+        let f = [0.1, 0.9, 0.4, 0.6, 0.2];
+        ViewBatch::new(4, &[(&t[..], &f[..], 0), (&t[..], &f[..], 2)]).unwrap()
+    }
+
+    #[test]
+    fn the_time_encoding_follows_its_formula() {
+        // t = 0: sines 0, cosines 1.
+        assert_eq!(time_encoding(0.0, 4), vec![0.0, 1.0, 0.0, 1.0]);
+        // d = 4, t = 0.25: ω = 2π, 2π/10, 2π/100, 2π/1000.
+        let e = time_encoding(0.25, 4);
+        let tau = std::f64::consts::TAU;
+        let want = [(tau * 0.25).sin(), (tau / 10.0 * 0.25).cos(), (tau / 100.0 * 0.25).sin(), (tau / 1000.0 * 0.25).cos()];
+        for (g, w) in e.iter().zip(want) {
+            assert!((*g as f64 - w).abs() < 1e-6, "{e:?} vs {want:?}");
+        }
+    }
+
+    #[test]
+    fn padded_positions_do_not_change_the_representation() {
+        let dev = Cpu::default();
+        let model = StarClr::new(tiny(), &dev, 1).unwrap();
+        let b = batch();
+        let h = |flux: Vec<f32>| model.represent(dev.tensor_from_vec(flux, (8, 1)), &b, None).unwrap().as_vec();
+        let before = h(b.flux.clone());
+        let mut changed = b.flux.clone();
+        changed[7] = 5.0; // the padded last position of view 1
+        assert_eq!(h(changed), before);
+        let mut real = b.flux.clone();
+        real[1] = 5.0;
+        assert_ne!(h(real), before);
+    }
+
+    /// NT-Xent over two curves (A, and A reversed as B), two views each: a scalar touching every
+    /// parameter. Rows: A view 1, B view 1, A view 2, B view 2 (NT-Xent's order).
+    fn objective(model: &StarClr<Cpu>) -> (f32, Vec<Vec<f32>>) {
+        let dev = Cpu::default();
+        let t = [0.0, 0.7, 1.9, 3.2, 4.0];
+        let fa = [0.1, 0.9, 0.4, 0.6, 0.2];
+        let fb: Vec<f64> = fa.iter().rev().copied().collect();
+        let views = ViewBatch::new(4, &[(&t[..], &fa[..], 0), (&t[..], &fb[..], 0), (&t[..], &fa[..], 1), (&t[..], &fb[..], 2)]).unwrap();
+        let x = dev.tensor_from_vec(views.flux.clone(), (16, 1)).traced(Parameters::zero_gradients(model));
+        let z = model.project(model.represent(x, &views, None).unwrap());
+        let loss = crate::nt_xent(z, 0.5).unwrap();
+        let value = loss.retaped::<NoneTape>().as_vec()[0];
+        let g = loss.backward();
+        let grads = model
+            .named_params()
+            .iter()
+            .map(|(_, p)| match p {
+                ParamRef::R1(t) => g.get(*t).as_vec(),
+                ParamRef::R2(t) => g.get(*t).as_vec(),
+            })
+            .collect();
+        (value, grads)
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let dev = Cpu::default();
+        let model = StarClr::new(tiny(), &dev, 3).unwrap();
+        let (_, analytic) = objective(&model);
+        let names: Vec<String> = model.named_params().into_iter().map(|(n, _)| n).collect();
+        let eps = 1e-2f32;
+        for (pi, g) in analytic.iter().enumerate() {
+            // The key bias adds q·b to every logit of a query row, which softmax ignores: its
+            // gradient is exactly zero (still checked against finite differences below).
+            if !names[pi].ends_with("attention.key.bias") {
+                assert!(g.iter().any(|&v| v.abs() > 1e-6), "{}: no gradient", names[pi]);
+            }
+            for k in (0..g.len()).step_by(1 + g.len() / 4) {
+                let at = |delta: f32| {
+                    let mut m = model.clone();
+                    let mut ps = m.named_params_mut();
+                    let p = &mut ps[pi].1;
+                    let mut v = match p {
+                        ParamMut::R1(t) => t.as_vec(),
+                        ParamMut::R2(t) => t.as_vec(),
+                    };
+                    v[k] += delta;
+                    p.set(v);
+                    drop(ps);
+                    objective(&m).0
+                };
+                let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
+                assert!((numeric - g[k]).abs() < 3e-3 + 3e-2 * numeric.abs(), "{}[{k}]: backward {} vs finite difference {numeric}", names[pi], g[k]);
+            }
+        }
+    }
+
+    #[test]
+    fn bad_configs_and_batches_are_refused() {
+        let dev = Cpu::default();
+        assert!(StarClr::<Cpu>::new(StarClrConfig { n_heads: 3, ..tiny() }, &dev, 0).is_err());
+        assert!(StarClr::<Cpu>::new(StarClrConfig { dropout: 1.0, ..tiny() }, &dev, 0).is_err());
+        let model = StarClr::new(tiny(), &dev, 0).unwrap();
+        let b = batch();
+        assert!(model.represent(dev.tensor_from_vec(vec![0.0; 4], (4, 1)), &b, None).is_err());
+    }
+}
