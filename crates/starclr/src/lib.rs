@@ -9,17 +9,21 @@
 //!   encoding of t − t_min), LayerNorm and dropout, a post-LN BERT encoder, the masked mean over
 //!   valid tokens, and the projection head of the contrastive loss;
 //! - [`nt_xent`]: NT-Xent over a batch of pairs (the multi-positive InfoNCE of `causal` with one
-//!   positive per row).
+//!   positive per row);
+//! - [`pretrain`]: the contrastive epoch loop (Adam, early stopping on fixed validation pairs,
+//!   deterministic per seed) and [`embed`], the per-curve embeddings for downstream heads.
 //!
-//! Still to come (issue 17): the training loop, the encoder behind the benchmark's encoder
-//! interface, the experiments' registration, transfer and retrieval.
+//! Still to come (issue 17): resume after an interruption, the encoder behind the benchmark's
+//! encoder interface, the experiments' registration, transfer and retrieval.
 
 pub mod model;
 pub mod preprocess;
+pub mod pretrain;
 pub mod views;
 
 pub use model::{time_encoding, StarClr, StarClrConfig};
 pub use preprocess::{preprocess, Preprocessed};
+pub use pretrain::{embed, pretrain, EpochLoss, PretrainOutcome, PretrainSettings};
 pub use views::{sample_pair, ViewBatch, ViewSettings};
 
 use astromer::dfdx::prelude::*;
