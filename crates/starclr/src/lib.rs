@@ -13,8 +13,9 @@
 //! - [`pretrain`]: the contrastive epoch loop (Adam, early stopping on fixed validation pairs,
 //!   deterministic per seed) and [`embed`], the per-curve embeddings for downstream heads.
 //!
-//! Still to come (issue 17): resume after an interruption, the encoder behind the benchmark's
-//! encoder interface, the experiments' registration, transfer and retrieval.
+//! [`StarClr`] implements `lightcurve::WindowEncoder`, the interface the probes read.
+//! Still to come (issue 17): resume after an interruption, pretraining inside the experiments and
+//! registration beside A1/A2, transfer and retrieval.
 
 pub mod model;
 pub mod preprocess;

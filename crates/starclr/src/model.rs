@@ -160,21 +160,9 @@ impl<D: Device<f32>> StarClr<D> {
         if let Some(row) = (0..b).find(|&r| !batch.valid[r * l..(r + 1) * l].iter().any(|&v| v)) {
             return Err(StarClrError::Settings(format!("view {row} has no valid observation")));
         }
-        let dev = flux.device().clone();
-        let encoding: Vec<f32> = batch.time.iter().flat_map(|&t| time_encoding(t as f64, d)).collect();
-        let encoding: Tensor2<D> = cached_tensor(&dev, &encoding, (b * l, d));
-        let mut x = self.token_norm.forward(self.flux.forward(flux) + encoding);
-        if let (Some(rng), p) = (dropout_rng, self.config.dropout) {
-            if p > 0.0 {
-                let keep: Vec<f32> = (0..b * l * d).map(|_| if rng.gen::<f32>() < p { 0.0 } else { 1.0 / (1.0 - p) }).collect();
-                x = x * cached_tensor::<_, D>(&dev, &keep, (b * l, d));
-            }
-        }
-        let key_bias: Vec<f32> = batch.valid.iter().map(|&v| if v { 0.0 } else { KEY_MASK_LOGIT }).collect();
-        let bias = AttentionBias::Key(cached_tensor(&dev, &key_bias, (b, l)));
-        for block in &self.blocks {
-            x = block.forward(x, &bias, b, l);
-        }
+        let layers = self.layers(flux, batch, dropout_rng);
+        let x = layers.into_iter().last().expect("the token layer at least");
+        let dev = x.device().clone();
         // Masked mean: Σ_valid x / n_valid, per view.
         let weights: Vec<f32> = (0..b)
             .flat_map(|r| {
@@ -188,9 +176,75 @@ impl<D: Device<f32>> StarClr<D> {
         Ok(weighted.reshape_like(&(b, l, d)).sum::<(usize, usize), Axis<1>>())
     }
 
+    /// Every layer's output, (B·L, H) each: the tokens (after LayerNorm and dropout), then each
+    /// block's. Only the last carries the tape onward; the others are detached copies (probes).
+    fn layers<T: Tape<f32, D> + 'static>(&self, flux: Tensor2<D, T>, batch: &ViewBatch, dropout_rng: Option<&mut ChaCha8Rng>) -> Vec<Tensor2<D, T>> {
+        let (b, l, d) = (batch.batch_size, batch.view_len, self.config.d_model);
+        let dev = flux.device().clone();
+        let encoding: Vec<f32> = batch.time.iter().flat_map(|&t| time_encoding(t as f64, d)).collect();
+        let encoding: Tensor2<D> = cached_tensor(&dev, &encoding, (b * l, d));
+        let mut x = self.token_norm.forward(self.flux.forward(flux) + encoding);
+        if let (Some(rng), p) = (dropout_rng, self.config.dropout) {
+            if p > 0.0 {
+                let keep: Vec<f32> = (0..b * l * d).map(|_| if rng.gen::<f32>() < p { 0.0 } else { 1.0 / (1.0 - p) }).collect();
+                x = x * cached_tensor::<_, D>(&dev, &keep, (b * l, d));
+            }
+        }
+        let key_bias: Vec<f32> = batch.valid.iter().map(|&v| if v { 0.0 } else { KEY_MASK_LOGIT }).collect();
+        let bias = AttentionBias::Key(cached_tensor(&dev, &key_bias, (b, l)));
+        let mut out = Vec::with_capacity(self.blocks.len() + 1);
+        for block in &self.blocks {
+            let (kept, tape) = x.split_tape();
+            out.push(kept.clone().retaped::<T>());
+            x = block.forward(kept.put_tape(tape), &bias, b, l);
+        }
+        out.push(x);
+        out
+    }
+
     /// The projection head's output for representations `h` (B, H) → (B, projection_dim).
     pub fn project<T: Tape<f32, D> + 'static>(&self, h: Tensor2<D, T>) -> Tensor2<D, T> {
         self.projection_outer.forward(self.projection_inner.forward(h).fast_gelu())
+    }
+}
+
+/// The views a StarCLR encoder sees of Astromer's padded windows: flux = 10^(−0.4 m) of the
+/// window's (zero-mean) magnitudes, scaled (f − p5) / (p95 − p5) over its valid steps, times from
+/// the window's first observation. The clipping of [`crate::preprocess`] is not applied here (the
+/// windows come cleaned by the data layer).
+pub fn windows_as_views(windows: &[lightcurve::PaddedWindow]) -> Result<ViewBatch, StarClrError> {
+    let l = windows.iter().map(|w| w.len()).max().unwrap_or(0);
+    let mut list = Vec::with_capacity(windows.len());
+    for w in windows {
+        if w.n_valid == 0 {
+            return Err(StarClrError::BadCurve { object: format!("curve {}", w.object_index), problem: "a window without observations".into() });
+        }
+        let time: Vec<f64> = w.time[..w.n_valid].iter().map(|&t| t as f64).collect();
+        let mag: Vec<f64> = w.mag[..w.n_valid].iter().map(|&m| m as f64).collect();
+        // A huge sigma: no clipping, only the flux conversion and scaling.
+        let p = crate::preprocess(&format!("curve {}", w.object_index), &time, &mag, f64::MAX)?;
+        list.push((p.time, p.flux));
+    }
+    let views: Vec<(&[f64], &[f64], usize)> = list.iter().map(|(t, f)| (t.as_slice(), f.as_slice(), 0)).collect();
+    ViewBatch::new(l, &views)
+}
+
+/// StarCLR as the probes see it: the token layer and every block's output, inference mode.
+impl<D: Device<f32>> lightcurve::WindowEncoder for StarClr<D> {
+    fn n_representations(&self) -> usize {
+        self.blocks.len() + 1
+    }
+
+    fn width(&self) -> usize {
+        self.config.d_model
+    }
+
+    fn encode_windows(&self, windows: &[lightcurve::PaddedWindow]) -> Result<lightcurve::LayerOutputs, lightcurve::EncodeError> {
+        let batch = windows_as_views(windows).map_err(|e| lightcurve::EncodeError(e.to_string()))?;
+        let dev = self.flux.weight.device().clone();
+        let flux: Tensor2<D> = cached_tensor(&dev, &batch.flux, (batch.batch_size * batch.view_len, 1));
+        let layers = self.layers(flux, &batch, None);
+        Ok(lightcurve::LayerOutputs { steps: batch.view_len, width: self.config.d_model, layers: layers.into_iter().map(|t| t.as_vec()).collect() })
     }
 }
 
@@ -318,6 +372,45 @@ mod tests {
                 let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
                 assert!((numeric - g[k]).abs() < 3e-3 + 3e-2 * numeric.abs(), "{}[{k}]: backward {} vs finite difference {numeric}", names[pi], g[k]);
             }
+        }
+    }
+
+    #[test]
+    fn as_a_window_encoder_it_gives_every_layer_and_ignores_padding() {
+        use lightcurve::WindowEncoder;
+        let dev = Cpu::default();
+        let model = StarClr::new(StarClrConfig { n_blocks: 2, ..tiny() }, &dev, 2).unwrap();
+        let window = |n_valid: usize, pad: f32| {
+            let mut w = lightcurve::PaddedWindow {
+                object_index: 0,
+                start: 0,
+                time: (0..6).map(|i| i as f32 * 1.5 - 3.0).collect(),
+                mag: (0..6).map(|i| (i as f32 * 0.9).sin() * 0.3).collect(),
+                err: vec![0.01; 6],
+                loss_weight: vec![1.0; 6],
+                n_valid,
+                means: Default::default(),
+            };
+            for i in n_valid..6 {
+                (w.time[i], w.mag[i]) = (pad, pad);
+            }
+            w
+        };
+        let a = model.encode_windows(&[window(4, 0.0), window(6, 0.0)]).unwrap();
+        a.check(&model, &[window(4, 0.0), window(6, 0.0)]).unwrap();
+        assert_eq!((a.layers.len(), a.steps, a.width), (3, 6, 4));
+        // Other values at the padded steps change nothing at the valid ones.
+        let b = model.encode_windows(&[window(4, 9.0), window(6, 0.0)]).unwrap();
+        for r in 0..3 {
+            assert_eq!(a.window(r, 0)[..16], b.window(r, 0)[..16], "layer {r}");
+        }
+        // The last layer's masked mean is the representation.
+        let views = windows_as_views(&[window(4, 0.0)]).unwrap();
+        let h = model.represent(dev.tensor_from_vec(views.flux.clone(), (6, 1)), &views, None).unwrap().as_vec();
+        let last = a.window(2, 0);
+        for j in 0..4 {
+            let mean = (0..4).map(|t| last[t * 4 + j]).sum::<f32>() / 4.0;
+            assert!((mean - h[j]).abs() < 1e-5, "{mean} vs {}", h[j]);
         }
     }
 
