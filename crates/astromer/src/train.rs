@@ -72,6 +72,35 @@ impl<D: Device<f32>> Parameters<D> for Astromer<D> {
     }
 }
 
+/// Every parameter's gradient in `grads` (after `backward`), host copies in
+/// [`Parameters::named_params`] order: what a finite-difference check compares.
+pub fn gradients_of<D: Device<f32>, M: Parameters<D>>(model: &M, grads: &Gradients<f32, D>) -> Vec<Vec<f32>> {
+    model
+        .named_params()
+        .iter()
+        .map(|(_, p)| match p {
+            ParamRef::R1(t) => grads.get(*t).as_vec(),
+            ParamRef::R2(t) => grads.get(*t).as_vec(),
+        })
+        .collect()
+}
+
+/// `loss` of a copy of `model` whose parameter `index` (in [`Parameters::named_params`] order)
+/// has element `k` moved by `delta`: one side of a central finite difference.
+pub fn loss_with_nudge<D: Device<f32>, M: Parameters<D> + Clone>(model: &M, index: usize, k: usize, delta: f32, loss: impl Fn(&M) -> f32) -> f32 {
+    let mut nudged = model.clone();
+    let mut params = nudged.named_params_mut();
+    let p = &mut params[index].1;
+    let mut values = match p {
+        ParamMut::R1(t) => t.as_vec(),
+        ParamMut::R2(t) => t.as_vec(),
+    };
+    values[k] += delta;
+    p.set(values);
+    drop(params);
+    loss(&nudged)
+}
+
 /// The one early-stopping rule of every training loop (pretraining, finetuning, heads,
 /// baselines), Keras's `EarlyStopping` on a validation loss: an epoch improves when its loss is
 /// strictly below the best so far, and training stops at an epoch that did not improve,

@@ -495,6 +495,7 @@ impl<D: Device<f32>> Parameters<D> for CausalModel<D> {
 mod tests {
     use super::*;
     use astromer::dfdx::tensor::Cpu;
+    use astromer::train::{gradients_of, loss_with_nudge};
 
     fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n).map(|i| ((i as f32 + 1.0) * 0.37 + seed as f32 * 1.7).sin()).collect()
@@ -603,16 +604,7 @@ mod tests {
             loss = loss + (z * weights(6, 2, 3, 13)).sum::<(), _>();
         }
         let value = loss.retaped::<NoneTape>().as_vec()[0];
-        let g = loss.backward();
-        let grads = model
-            .named_params()
-            .iter()
-            .map(|(_, p)| match p {
-                ParamRef::R1(t) => g.get(*t).as_vec(),
-                ParamRef::R2(t) => g.get(*t).as_vec(),
-            })
-            .collect();
-        (value, grads)
+        (value, gradients_of(model, &loss.backward()))
     }
 
     #[test]
@@ -635,19 +627,7 @@ mod tests {
                     assert!(g.iter().any(|&v| v.abs() > 1e-6), "{}: no gradient", names[pi]);
                 }
                 for k in (0..g.len()).step_by(1 + g.len() / 4) {
-                    let at = |delta: f32| {
-                        let mut m = model.clone();
-                        let mut ps = m.named_params_mut();
-                        let p = &mut ps[pi].1;
-                        let mut v = match p {
-                            ParamMut::R1(t) => t.as_vec(),
-                            ParamMut::R2(t) => t.as_vec(),
-                        };
-                        v[k] += delta;
-                        p.set(v);
-                        drop(ps);
-                        objective(&m, &flux).0
-                    };
+                    let at = |delta: f32| loss_with_nudge(&model, pi, k, delta, |m| objective(m, &flux).0);
                     let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
                     assert!(
                         (numeric - g[k]).abs() < 3e-3 + 3e-2 * numeric.abs(),

@@ -278,7 +278,7 @@ impl<D: Device<f32>> Parameters<D> for StarClr<D> {
 mod tests {
     use super::*;
     use astromer::dfdx::tensor::Cpu;
-    use astromer::layers::{ParamMut, ParamRef};
+    use astromer::train::{gradients_of, loss_with_nudge};
 
     fn tiny() -> StarClrConfig {
         StarClrConfig { d_model: 4, n_heads: 2, ffn_width: 8, n_blocks: 1, dropout: 0.0, layer_norm_eps: 1e-5, projection_hidden: 4, projection_dim: 3 }
@@ -330,16 +330,7 @@ mod tests {
         let z = model.project(model.represent(x, &views, None).unwrap());
         let loss = crate::nt_xent(z, 0.5).unwrap();
         let value = loss.retaped::<NoneTape>().as_vec()[0];
-        let g = loss.backward();
-        let grads = model
-            .named_params()
-            .iter()
-            .map(|(_, p)| match p {
-                ParamRef::R1(t) => g.get(*t).as_vec(),
-                ParamRef::R2(t) => g.get(*t).as_vec(),
-            })
-            .collect();
-        (value, grads)
+        (value, gradients_of(model, &loss.backward()))
     }
 
     #[test]
@@ -356,19 +347,7 @@ mod tests {
                 assert!(g.iter().any(|&v| v.abs() > 1e-6), "{}: no gradient", names[pi]);
             }
             for k in (0..g.len()).step_by(1 + g.len() / 4) {
-                let at = |delta: f32| {
-                    let mut m = model.clone();
-                    let mut ps = m.named_params_mut();
-                    let p = &mut ps[pi].1;
-                    let mut v = match p {
-                        ParamMut::R1(t) => t.as_vec(),
-                        ParamMut::R2(t) => t.as_vec(),
-                    };
-                    v[k] += delta;
-                    p.set(v);
-                    drop(ps);
-                    objective(&m).0
-                };
+                let at = |delta: f32| loss_with_nudge(&model, pi, k, delta, |m| objective(m).0);
                 let numeric = (at(eps) - at(-eps)) / (2.0 * eps);
                 assert!((numeric - g[k]).abs() < 3e-3 + 3e-2 * numeric.abs(), "{}[{k}]: backward {} vs finite difference {numeric}", names[pi], g[k]);
             }
