@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod model;
 pub mod pretrain;
 pub mod reference;
+pub mod resume;
 pub mod train;
 
 pub use checkpoint::TrainerState;

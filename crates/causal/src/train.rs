@@ -4,7 +4,7 @@
 
 use astromer::dfdx::prelude::*;
 use astromer::layers::{cached_tensor, Tensor2};
-use astromer::checkpoint::{load_parameters, save_parameters};
+use astromer::resume::{rows_digest, EpochCheckpoints, Progress};
 use astromer::train::{Adam, AdamSettings, EarlyStopping, Parameters};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -131,47 +131,15 @@ pub struct FitOutcome<D: Device<f32>> {
     pub best_epoch: usize,
 }
 
-/// Where [`fit`] keeps its checkpoints: `last/` after every epoch (weights, Adam moments, the
-/// run's state) and `best/` at every improvement, each replaced atomically (a kill at any moment
-/// leaves the old or the new folder). A run started on a folder whose `last/` holds a run of the
-/// same settings, model and data continues after its last epoch, with the result an uninterrupted
-/// run gives, bit for bit; one of other settings is refused.
-const LAST: &str = "last";
-const BEST: &str = "best";
-const WEIGHTS: &str = "model.safetensors";
-const MOMENTS: &str = "optimizer.safetensors";
-const STATE: &str = "run.toml";
-
-/// `last/run.toml`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct RunState {
-    /// What the run is (settings, model config, training and validation rows), so that a resume
-    /// with anything else is refused.
-    identity: String,
-    history: Vec<EpochLog>,
-    best_epoch: Option<usize>,
-    best_val_loss: f64,
-}
-
 fn identity<D: Device<f32>>(model: &CausalModel<D>, settings: &FitSettings, train: &[usize], val: &[usize]) -> String {
-    // A digest stable across builds and machines of the rows (FNV-1a over their indices), not the rows themselves.
-    let digest = |rows: &[usize]| {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for &r in rows {
-            for b in (r as u64).to_le_bytes() {
-                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-            }
-        }
-        format!("{h:016x}/{}", rows.len())
-    };
     // The epoch budget is not part of what a run is: a finished run may be extended.
     let settings = FitSettings { max_epochs: 0, ..settings.clone() };
     format!(
         "settings {}; model {}; train {}; val {}",
         toml::to_string(&settings).unwrap_or_default().replace('\n', " "),
         toml::to_string(&model.config).unwrap_or_default().replace('\n', " "),
-        digest(train),
-        digest(val)
+        rows_digest(train),
+        rows_digest(val)
     )
 }
 
@@ -182,7 +150,7 @@ fn checkpoint_error(e: impl std::fmt::Display) -> CausalError {
 /// Trains `model` on triplets whose anchors and partners are in `train`, early-stopped on the
 /// loss of fixed triplets drawn once from `val` (the same validation batches every epoch).
 /// Deterministic for a given `settings.seed`. With `checkpoints`, every epoch is saved there and
-/// a run interrupted earlier resumes after its last saved epoch (see [`LAST`]).
+/// a run interrupted earlier resumes after its last saved epoch (`astromer::resume`).
 pub fn fit<D: Device<f32>>(
     mut model: CausalModel<D>,
     set: &CausalSet,
@@ -206,36 +174,18 @@ pub fn fit<D: Device<f32>>(
         .map(|anchors| val_sampler.batch(anchors, &mut val_rng))
         .collect::<Result<Vec<_>, _>>()?;
     let mut adam = Adam::new(settings.adam, &model);
-    let run_identity = identity(&model, settings, train, val);
-    let mut state = RunState { identity: run_identity.clone(), history: Vec::new(), best_epoch: None, best_val_loss: f64::INFINITY };
-    let mut best = None;
-    if let Some(dir) = checkpoints {
-        std::fs::create_dir_all(dir).map_err(|e| checkpoint_error(format!("{}: {e}", dir.display())))?;
-        astromer::pretrain::recover_interrupted_swap(dir);
-        let state_path = dir.join(LAST).join(STATE);
-        if state_path.exists() {
-            let text = std::fs::read_to_string(&state_path).map_err(|e| checkpoint_error(format!("{}: {e}", state_path.display())))?;
-            let saved: RunState = toml::from_str(&text)
-                .map_err(|e| checkpoint_error(format!("{}: unreadable run state ({e}); remove the folder to restart", state_path.display())))?;
-            if saved.identity != run_identity {
-                return Err(checkpoint_error(format!(
-                    "{}: a checkpoint of a run with other settings, model or data is there; remove the folder or use the same settings",
-                    dir.display()
-                )));
-            }
-            load_parameters(&mut model, &dir.join(LAST).join(WEIGHTS)).map_err(checkpoint_error)?;
-            adam.load_moments(&dir.join(LAST).join(MOMENTS)).map_err(checkpoint_error)?;
-            if saved.best_epoch.is_some() {
-                let mut kept = model.clone();
-                load_parameters(&mut kept, &dir.join(BEST).join(WEIGHTS)).map_err(checkpoint_error)?;
-                best = Some(kept);
-            }
-            state = saved;
-        }
-    }
-    let mut stopping = EarlyStopping::resume(settings.patience, state.best_val_loss, state.best_epoch);
-    let first_epoch = state.history.last().map_or(0, |log| log.epoch + 1);
-    let stopped_already = state.history.last().is_some_and(|log| stopping.should_stop(log.epoch));
+    // Checkpoints (`last/` every epoch, `best/` at every improvement, exact resume of a run of the
+    // same settings, model and data): astromer::resume.
+    let checkpoints = checkpoints
+        .map(|dir| EpochCheckpoints::open(dir, identity(&model, settings, train, val)))
+        .transpose()
+        .map_err(checkpoint_error)?;
+    let Progress { mut history, mut stopping, mut best } = match &checkpoints {
+        Some(c) => c.resume(&mut model, &mut adam, settings.patience).map_err(checkpoint_error)?,
+        None => Progress { history: Vec::new(), stopping: EarlyStopping::new(settings.patience), best: None },
+    };
+    let first_epoch = history.last().map_or(0, |log: &EpochLog| log.epoch + 1);
+    let stopped_already = history.last().is_some_and(|log| stopping.should_stop(log.epoch));
     let mut order = train.to_vec();
     for epoch in first_epoch..settings.max_epochs {
         if stopped_already {
@@ -261,35 +211,20 @@ pub fn fit<D: Device<f32>>(
             return Err(CausalError::NonFinite { epoch });
         }
         on_epoch(&log);
-        state.history.push(log);
+        history.push(log);
         let improved = stopping.observe(epoch, log.val.total as f64);
         if improved {
             best = Some(model.clone());
         }
-        (state.best_epoch, state.best_val_loss) = (stopping.best_epoch(), stopping.best_loss());
-        if let Some(dir) = checkpoints {
-            if improved {
-                astromer::pretrain::save_atomically(&dir.join(BEST), |d| {
-                    std::fs::create_dir_all(d).map_err(|e| astromer::CheckpointError::Io { path: d.to_path_buf(), source: e })?;
-                    save_parameters(&model, &d.join(WEIGHTS))
-                })
-                .map_err(checkpoint_error)?;
-            }
-            let text = toml::to_string(&state).map_err(checkpoint_error)?;
-            astromer::pretrain::save_atomically(&dir.join(LAST), |d| {
-                std::fs::create_dir_all(d).map_err(|e| astromer::CheckpointError::Io { path: d.to_path_buf(), source: e })?;
-                save_parameters(&model, &d.join(WEIGHTS))?;
-                adam.save_moments(&d.join(MOMENTS))?;
-                std::fs::write(d.join(STATE), &text).map_err(|e| astromer::CheckpointError::Io { path: d.join(STATE), source: e })
-            })
-            .map_err(checkpoint_error)?;
+        if let Some(c) = &checkpoints {
+            c.save_epoch(&model, &adam, &history, &stopping, improved).map_err(checkpoint_error)?;
         }
         if stopping.should_stop(epoch) {
             break;
         }
     }
     let best_epoch = stopping.best_epoch().expect("a finite validation loss improves on infinity");
-    Ok(FitOutcome { model: best.expect("kept at the best epoch"), history: state.history, best_epoch })
+    Ok(FitOutcome { model: best.expect("kept at the best epoch"), history, best_epoch })
 }
 
 /// Running mean of loss parts, weighted by curves.

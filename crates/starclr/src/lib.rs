@@ -13,16 +13,16 @@
 //! - [`pretrain`]: the contrastive epoch loop (Adam, early stopping on fixed validation pairs,
 //!   deterministic per seed) and [`embed`], the per-curve embeddings for downstream heads.
 //!
-//! [`StarClr`] implements `lightcurve::WindowEncoder`, the interface the probes read.
-//! Still to come (issue 17): resume after an interruption, pretraining inside the experiments and
-//! registration beside A1/A2, transfer and retrieval.
+//! [`StarClr`] implements `lightcurve::WindowEncoder`, the interface the probes read; it is saved
+//! with [`StarClr::save`] (`starclr.toml` + `model.safetensors`) and pretraining resumes from its
+//! epoch checkpoints (`astromer::resume`).
 
 pub mod model;
 pub mod preprocess;
 pub mod pretrain;
 pub mod views;
 
-pub use model::{time_encoding, StarClr, StarClrConfig};
+pub use model::{time_encoding, StarClr, StarClrConfig, CONFIG_FILE};
 pub use preprocess::{preprocess, Preprocessed};
 pub use pretrain::{embed, pretrain, EpochLoss, PretrainOutcome, PretrainSettings};
 pub use views::{sample_pair, ViewBatch, ViewSettings};
@@ -40,6 +40,8 @@ pub enum StarClrError {
     Settings(String),
     #[error("contrastive loss: {0}")]
     Loss(String),
+    #[error("checkpoint {0}")]
+    Checkpoint(String),
 }
 
 /// NT-Xent (SimCLR) over `z` (2N, k): rows i and N + i are the two views of curve i and each

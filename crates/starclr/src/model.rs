@@ -123,6 +123,10 @@ impl<D: Device<f32>> Block<D> {
     }
 }
 
+/// The file [`StarClr::save`] writes the config to (an Astromer checkpoint has `config.toml`
+/// instead, which is how a folder tells which encoder it holds).
+pub const CONFIG_FILE: &str = "starclr.toml";
+
 /// The encoder and its projection head.
 #[derive(Clone, Debug)]
 pub struct StarClr<D: Device<f32>> {
@@ -147,6 +151,27 @@ impl<D: Device<f32>> StarClr<D> {
             projection_outer: Dense::new(dev, config.projection_hidden, config.projection_dim, &mut rng),
             config,
         })
+    }
+
+    /// Writes the encoder to `dir`: [`CONFIG_FILE`] (the [`StarClrConfig`]) and `model.safetensors`
+    /// (every parameter by name, projection head included).
+    pub fn save(&self, dir: &std::path::Path) -> Result<(), StarClrError> {
+        let fail = |e: &dyn std::fmt::Display| StarClrError::Checkpoint(format!("{}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+        let text = toml::to_string(&self.config).map_err(|e| fail(&e))?;
+        std::fs::write(dir.join(CONFIG_FILE), text).map_err(|e| fail(&e))?;
+        astromer::checkpoint::save_parameters(self, &dir.join(astromer::checkpoint::WEIGHTS_FILE)).map_err(|e| fail(&e))
+    }
+
+    /// Reads an encoder [`StarClr::save`] wrote.
+    pub fn load(dir: &std::path::Path, dev: &D) -> Result<Self, StarClrError> {
+        let fail = |e: &dyn std::fmt::Display| StarClrError::Checkpoint(format!("{}: {e}", dir.display()));
+        let path = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| StarClrError::Checkpoint(format!("{}: {e}", path.display())))?;
+        let config: StarClrConfig = toml::from_str(&text).map_err(|e| StarClrError::Checkpoint(format!("{}: not a StarCLR config: {e}", path.display())))?;
+        let mut model = Self::new(config, dev, 0)?;
+        astromer::checkpoint::load_parameters(&mut model, &dir.join(astromer::checkpoint::WEIGHTS_FILE)).map_err(|e| fail(&e))?;
+        Ok(model)
     }
 
     /// The representation of each view, (B, H): the mean of the encoder's output over the valid

@@ -11,6 +11,7 @@
 
 use astromer::dfdx::prelude::*;
 use astromer::layers::{cached_tensor, Tensor2};
+use astromer::resume::{rows_digest, EpochCheckpoints, Progress};
 use astromer::train::{Adam, AdamSettings, EarlyStopping, Parameters};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -75,13 +76,30 @@ fn flux_tensor<D: Device<f32>>(dev: &D, batch: &ViewBatch) -> Tensor2<D> {
     cached_tensor(dev, &batch.flux, (batch.batch_size * batch.view_len, 1))
 }
 
+/// What a run is, for its checkpoints: settings (less the epoch budget, so a finished run may be
+/// extended), model config, and the training and validation rows.
+fn identity<D: Device<f32>>(model: &StarClr<D>, settings: &PretrainSettings, train: &[usize], val: &[usize]) -> String {
+    let settings = PretrainSettings { max_epochs: 0, ..settings.clone() };
+    format!(
+        "settings {}; model {}; train {}; val {}",
+        toml::to_string(&settings).unwrap_or_default().replace('\n', " "),
+        toml::to_string(&model.config).unwrap_or_default().replace('\n', " "),
+        rows_digest(train),
+        rows_digest(val)
+    )
+}
+
 /// Pretrains `model` on the curves `train` (indices into `curves`), early-stopped on `val`.
+/// With `checkpoints`, every epoch is saved there (`astromer::resume`: `last/`, `best/`) and a
+/// run interrupted earlier continues after its last saved epoch with the result an uninterrupted
+/// run gives; a folder holding a run of other settings, model or data is refused.
 pub fn pretrain<D: Device<f32>>(
     mut model: StarClr<D>,
     curves: &[Preprocessed],
     train: &[usize],
     val: &[usize],
     settings: &PretrainSettings,
+    checkpoints: Option<&std::path::Path>,
     on_epoch: &mut dyn FnMut(&EpochLoss),
 ) -> Result<PretrainOutcome<D>, StarClrError> {
     settings.views.check()?;
@@ -110,10 +128,22 @@ pub fn pretrain<D: Device<f32>>(
         .map(|rows| pair_batch(curves, rows, &settings.views, &mut val_rng))
         .collect::<Result<Vec<_>, _>>()?;
     let mut adam = Adam::new(settings.adam, &model);
-    let mut stopping = EarlyStopping::new(settings.patience);
-    let (mut history, mut best) = (Vec::new(), None);
+    let checkpoint_error = |e: astromer::pretrain::TrainError| StarClrError::Checkpoint(e.to_string());
+    let checkpoints = checkpoints
+        .map(|dir| EpochCheckpoints::open(dir, identity(&model, settings, train, val)))
+        .transpose()
+        .map_err(checkpoint_error)?;
+    let Progress { mut history, mut stopping, mut best } = match &checkpoints {
+        Some(c) => c.resume(&mut model, &mut adam, settings.patience).map_err(checkpoint_error)?,
+        None => Progress { history: Vec::new(), stopping: EarlyStopping::new(settings.patience), best: None },
+    };
+    let first_epoch = history.last().map_or(0, |log: &EpochLoss| log.epoch + 1);
+    let stopped_already = history.last().is_some_and(|log| stopping.should_stop(log.epoch));
     let mut order = train.to_vec();
-    for epoch in 0..settings.max_epochs {
+    for epoch in first_epoch..settings.max_epochs {
+        if stopped_already {
+            break;
+        }
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed.wrapping_add((epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
         order.copy_from_slice(train);
         order.shuffle(&mut rng);
@@ -139,8 +169,12 @@ pub fn pretrain<D: Device<f32>>(
         }
         on_epoch(&log);
         history.push(log);
-        if stopping.observe(epoch, log.val as f64) {
+        let improved = stopping.observe(epoch, log.val as f64);
+        if improved {
             best = Some(model.clone());
+        }
+        if let Some(c) = &checkpoints {
+            c.save_epoch(&model, &adam, &history, &stopping, improved).map_err(checkpoint_error)?;
         }
         if stopping.should_stop(epoch) {
             break;
@@ -224,7 +258,7 @@ mod tests {
         let data = curves(40);
         let (train, val): (Vec<usize>, Vec<usize>) = (0..40).partition(|&i| i % 4 != 0);
         let dev = Cpu::default();
-        let run = || pretrain(StarClr::new(config(), &dev, 1).unwrap(), &data, &train, &val, &settings(2), &mut |_| {}).unwrap();
+        let run = || pretrain(StarClr::new(config(), &dev, 1).unwrap(), &data, &train, &val, &settings(2), None, &mut |_| {}).unwrap();
         let a = run();
         assert!(a.history.last().unwrap().train < a.history[0].train, "{:?}", a.history);
         let best = a.history.iter().map(|h| h.val).fold(f32::INFINITY, f32::min);
@@ -234,7 +268,46 @@ mod tests {
         assert_eq!(a.history, b.history);
         assert_eq!(a.model.flux.weight.as_vec(), b.model.flux.weight.as_vec());
         let bad = PretrainSettings { batch_curves: 1, ..settings(2) };
-        assert!(pretrain(StarClr::new(config(), &dev, 1).unwrap(), &data, &train, &val, &bad, &mut |_| {}).is_err());
+        assert!(pretrain(StarClr::new(config(), &dev, 1).unwrap(), &data, &train, &val, &bad, None, &mut |_| {}).is_err());
+    }
+
+    #[test]
+    fn a_run_resumed_from_its_checkpoints_equals_an_uninterrupted_one() {
+        let data = curves(24);
+        let (train, val): (Vec<usize>, Vec<usize>) = (0..24).partition(|&i| i % 4 != 0);
+        let dev = Cpu::default();
+        let fresh = || StarClr::new(config(), &dev, 1).unwrap();
+        let full = PretrainSettings { max_epochs: 4, patience: 4, ..settings(3) };
+        let whole = pretrain(fresh(), &data, &train, &val, &full, None, &mut |_| {}).unwrap();
+        // Two epochs, "killed", then the same run with the whole budget on the same folder.
+        let dir = tempfile::tempdir().unwrap();
+        let short = PretrainSettings { max_epochs: 2, ..full.clone() };
+        pretrain(fresh(), &data, &train, &val, &short, Some(dir.path()), &mut |_| {}).unwrap();
+        let mut resumed_epochs = Vec::new();
+        let resumed = pretrain(fresh(), &data, &train, &val, &full, Some(dir.path()), &mut |log| resumed_epochs.push(log.epoch)).unwrap();
+        assert_eq!(resumed_epochs, vec![2, 3], "only the missing epochs run");
+        assert_eq!(resumed.history, whole.history);
+        assert_eq!(resumed.best_epoch, whole.best_epoch);
+        assert_eq!(resumed.model.flux.weight.as_vec(), whole.model.flux.weight.as_vec());
+        // Other settings on that folder are refused, naming it.
+        let other = PretrainSettings { temperature: 0.5, ..full };
+        let err = pretrain(fresh(), &data, &train, &val, &other, Some(dir.path()), &mut |_| {}).unwrap_err().to_string();
+        assert!(err.contains("other settings") && err.contains(&dir.path().display().to_string()), "{err}");
+    }
+
+    #[test]
+    fn a_saved_encoder_loads_with_the_same_weights_and_config() {
+        let dev = Cpu::default();
+        let model = StarClr::new(config(), &dev, 9).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        model.save(dir.path()).unwrap();
+        let back = StarClr::load(dir.path(), &dev).unwrap();
+        assert_eq!(back.config, model.config);
+        for ((name, a), (_, b)) in model.named_params().into_iter().zip(back.named_params()) {
+            assert_eq!(a.to_vec(), b.to_vec(), "{name}");
+        }
+        let err = StarClr::load(&dir.path().join("absent"), &dev).unwrap_err().to_string();
+        assert!(err.contains("absent") && err.contains(crate::CONFIG_FILE), "{err}");
     }
 
     #[test]

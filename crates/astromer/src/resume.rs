@@ -1,0 +1,153 @@
+//! Epoch checkpoints with exact resume, for any training loop over a [`Parameters`] model with
+//! the workspace's [`Adam`] and [`EarlyStopping`] (the causal model's and StarCLR's fits).
+//!
+//! The folder holds `last/` after every epoch (weights, Adam moments, the run's state) and
+//! `best/` at every improvement, each replaced atomically ([`save_atomically`]: a kill at any
+//! moment leaves the old or the new folder). A run started on a folder whose `last/` holds a run
+//! with the same identity continues after its last epoch; one of another identity is refused. The
+//! loop must draw each epoch's randomness from (seed, epoch), not from a running stream, for the
+//! resumed run to equal an uninterrupted one bit for bit.
+
+use std::path::{Path, PathBuf};
+
+use dfdx::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{load_parameters, save_parameters};
+use crate::error::CheckpointError;
+use crate::pretrain::{recover_interrupted_swap, save_atomically, TrainError};
+use crate::train::{Adam, EarlyStopping, Parameters};
+
+const LAST: &str = "last";
+const BEST: &str = "best";
+const WEIGHTS: &str = "model.safetensors";
+const MOMENTS: &str = "optimizer.safetensors";
+const STATE: &str = "run.toml";
+
+/// `last/run.toml`: what the run is and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct RunState<H> {
+    /// Settings, model config and data of the run (see [`rows_digest`]), so that a resume with
+    /// anything else is refused.
+    identity: String,
+    history: Vec<H>,
+    best_epoch: Option<usize>,
+    best_val_loss: f64,
+}
+
+/// [`RunState`] borrowed, for writing.
+#[derive(Serialize)]
+struct RunStateRef<'a, H> {
+    identity: &'a str,
+    history: &'a [H],
+    best_epoch: Option<usize>,
+    best_val_loss: f64,
+}
+
+/// A digest of row indices, stable across builds and machines (FNV-1a over their bytes), with
+/// their count: a short way to put a training or validation split into a run's identity.
+pub fn rows_digest(rows: &[usize]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &r in rows {
+        for b in (r as u64).to_le_bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}/{}", rows.len())
+}
+
+/// Where a run left off: its epochs' logs, the stopping rule's state and the best weights so far.
+pub struct Progress<M, H> {
+    pub history: Vec<H>,
+    pub stopping: EarlyStopping,
+    /// The weights of the best epoch so far (`None` before the first epoch).
+    pub best: Option<M>,
+}
+
+impl<M, H> Progress<M, H> {
+    /// The first epoch still to run.
+    pub fn next_epoch(&self, epoch_of: impl Fn(&H) -> usize) -> usize {
+        self.history.last().map_or(0, |h| epoch_of(h) + 1)
+    }
+}
+
+/// A run's checkpoint folder.
+#[derive(Debug, Clone)]
+pub struct EpochCheckpoints {
+    dir: PathBuf,
+    identity: String,
+}
+
+impl EpochCheckpoints {
+    /// Opens (creating) `dir` for the run `identity` and undoes a swap a kill interrupted.
+    pub fn open(dir: &Path, identity: String) -> Result<Self, TrainError> {
+        std::fs::create_dir_all(dir).map_err(|e| TrainError::Io(format!("{}: {e}", dir.display())))?;
+        recover_interrupted_swap(dir);
+        Ok(Self { dir: dir.to_path_buf(), identity })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Loads the last saved epoch into `model` and `adam` and returns the progress, or a fresh
+    /// start (`patience` for the stopping rule) when the folder holds no run. A run of another
+    /// identity is an error, and so is an unreadable state.
+    pub fn resume<D: Device<f32>, M: Parameters<D> + Clone, H: DeserializeOwned>(
+        &self,
+        model: &mut M,
+        adam: &mut Adam<D>,
+        patience: usize,
+    ) -> Result<Progress<M, H>, TrainError> {
+        let state_path = self.dir.join(LAST).join(STATE);
+        if !state_path.exists() {
+            return Ok(Progress { history: Vec::new(), stopping: EarlyStopping::new(patience), best: None });
+        }
+        let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::Io(format!("{}: {e}", state_path.display())))?;
+        let saved: RunState<H> = toml::from_str(&text).map_err(|e| {
+            TrainError::Io(format!("{}: unreadable run state ({e}); remove the folder to restart", state_path.display()))
+        })?;
+        if saved.identity != self.identity {
+            return Err(TrainError::SettingsChanged { dir: self.dir.clone() });
+        }
+        load_parameters(model, &self.dir.join(LAST).join(WEIGHTS))?;
+        adam.load_moments(&self.dir.join(LAST).join(MOMENTS))?;
+        let best = match saved.best_epoch {
+            Some(_) => {
+                let mut kept = model.clone();
+                load_parameters(&mut kept, &self.dir.join(BEST).join(WEIGHTS))?;
+                Some(kept)
+            }
+            None => None,
+        };
+        let stopping = EarlyStopping::resume(patience, saved.best_val_loss, saved.best_epoch);
+        Ok(Progress { history: saved.history, stopping, best })
+    }
+
+    /// Saves an epoch just run: `best/` when it `improved`, then `last/` with the state.
+    pub fn save_epoch<D: Device<f32>, M: Parameters<D>, H: Serialize>(
+        &self,
+        model: &M,
+        adam: &Adam<D>,
+        history: &[H],
+        stopping: &EarlyStopping,
+        improved: bool,
+    ) -> Result<(), TrainError> {
+        let io = |path: &Path, e: std::io::Error| CheckpointError::Io { path: path.to_path_buf(), source: e };
+        if improved {
+            save_atomically(&self.dir.join(BEST), |d| {
+                std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+                save_parameters(model, &d.join(WEIGHTS))
+            })?;
+        }
+        let state = RunStateRef { identity: &self.identity, history, best_epoch: stopping.best_epoch(), best_val_loss: stopping.best_loss() };
+        let text = toml::to_string(&state).map_err(|e| TrainError::Io(format!("{}: the run state does not serialise: {e}", self.dir.display())))?;
+        save_atomically(&self.dir.join(LAST), |d| {
+            std::fs::create_dir_all(d).map_err(|e| io(d, e))?;
+            save_parameters(model, &d.join(WEIGHTS))?;
+            adam.save_moments(&d.join(MOMENTS))?;
+            std::fs::write(d.join(STATE), &text).map_err(|e| io(&d.join(STATE), e))
+        })
+    }
+}
