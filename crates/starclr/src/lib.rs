@@ -24,7 +24,7 @@ pub mod views;
 
 pub use model::{time_encoding, StarClr, StarClrConfig, CONFIG_FILE};
 pub use preprocess::{preprocess, Preprocessed};
-pub use pretrain::{embed, pretrain, EpochLoss, PretrainOutcome, PretrainSettings};
+pub use pretrain::{embed, held_out_loss, pretrain, uniform_loss, EpochLoss, PretrainOutcome, PretrainSettings};
 pub use views::{sample_pair, ViewBatch, ViewSettings};
 
 use astromer::dfdx::prelude::*;

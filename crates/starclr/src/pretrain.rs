@@ -76,6 +76,55 @@ fn flux_tensor<D: Device<f32>>(dev: &D, batch: &ViewBatch) -> Tensor2<D> {
     cached_tensor(dev, &batch.flux, (batch.batch_size * batch.view_len, 1))
 }
 
+/// `rows` in batches of `batch_curves`; a last batch of one curve (no negative) joins the
+/// previous one.
+fn batches_of(rows: &[usize], batch_curves: usize) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = rows.chunks(batch_curves).map(<[usize]>::to_vec).collect();
+    if out.len() > 1 && out.last().is_some_and(|c| c.len() < 2) {
+        let last = out.pop().expect("two chunks");
+        out.last_mut().expect("one chunk left").extend(last);
+    }
+    out
+}
+
+/// The pairs of held-out curves the loss is measured on: drawn once, from a seed of their own
+/// (the same pairs every epoch and for every model of these settings).
+fn fixed_pair_batches(curves: &[Preprocessed], rows: &[usize], settings: &PretrainSettings) -> Result<Vec<ViewBatch>, StarClrError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x5EED_0F_7A1);
+    batches_of(rows, settings.batch_curves).iter().map(|rows| pair_batch(curves, rows, &settings.views, &mut rng)).collect()
+}
+
+/// Mean NT-Xent per curve over fixed batches, inference mode.
+fn mean_loss<D: Device<f32>>(model: &StarClr<D>, batches: &[ViewBatch], temperature: f32) -> Result<f32, StarClrError> {
+    let dev = model.flux.weight.device().clone();
+    let (mut sum, mut n) = (0.0f64, 0usize);
+    for batch in batches {
+        let loss = batch_loss(model, flux_tensor(&dev, batch), batch, temperature, None)?;
+        sum += loss.as_vec()[0] as f64 * (batch.batch_size / 2) as f64;
+        n += batch.batch_size / 2;
+    }
+    Ok((sum / n as f64) as f32)
+}
+
+/// NT-Xent of held-out curves `rows` (at least 2), on pairs drawn as the validation pairs are:
+/// the test loss of a pretrained model. Compare it with [`uniform_loss`].
+pub fn held_out_loss<D: Device<f32>>(model: &StarClr<D>, curves: &[Preprocessed], rows: &[usize], settings: &PretrainSettings) -> Result<f32, StarClrError> {
+    if rows.len() < 2 || settings.batch_curves < 2 {
+        return Err(StarClrError::Settings(format!("{} held-out curves in batches of {}: both must be at least 2", rows.len(), settings.batch_curves)));
+    }
+    mean_loss(model, &fixed_pair_batches(curves, rows, settings)?, settings.temperature)
+}
+
+/// NT-Xent of an encoder that tells no curve from another (all similarities equal) on `n_rows`
+/// held-out curves in batches of `batch_curves` as [`held_out_loss`] makes them: the mean over
+/// curves of ln(2n − 1), n the curves of its batch. A pretrained model is judged against it.
+pub fn uniform_loss(n_rows: usize, batch_curves: usize) -> f32 {
+    let rows: Vec<usize> = (0..n_rows).collect();
+    let batches = batches_of(&rows, batch_curves.max(1));
+    let sum: f64 = batches.iter().map(|b| b.len() as f64 * ((2 * b.len()).saturating_sub(1).max(1) as f64).ln()).sum();
+    (sum / n_rows.max(1) as f64) as f32
+}
+
 /// What a run is, for its checkpoints: settings (less the epoch budget, so a finished run may be
 /// extended), model config, and the training and validation rows.
 fn identity<D: Device<f32>>(model: &StarClr<D>, settings: &PretrainSettings, train: &[usize], val: &[usize]) -> String {
@@ -113,20 +162,8 @@ pub fn pretrain<D: Device<f32>>(
         return Err(StarClrError::Settings(format!("curve {r} does not exist or has no observation")));
     }
     let dev = model.flux.weight.device().clone();
-    let mut val_rng = ChaCha8Rng::seed_from_u64(settings.seed ^ 0x5EED_0F_7A1);
-    // Chunks of one curve have no negative: they are merged into the previous chunk.
-    let chunks = |rows: &[usize]| -> Vec<Vec<usize>> {
-        let mut out: Vec<Vec<usize>> = rows.chunks(settings.batch_curves).map(<[usize]>::to_vec).collect();
-        if out.len() > 1 && out.last().is_some_and(|c| c.len() < 2) {
-            let last = out.pop().expect("two chunks");
-            out.last_mut().expect("one chunk left").extend(last);
-        }
-        out
-    };
-    let val_batches = chunks(val)
-        .iter()
-        .map(|rows| pair_batch(curves, rows, &settings.views, &mut val_rng))
-        .collect::<Result<Vec<_>, _>>()?;
+    let chunks = |rows: &[usize]| batches_of(rows, settings.batch_curves);
+    let val_batches = fixed_pair_batches(curves, val, settings)?;
     let mut adam = Adam::new(settings.adam, &model);
     let checkpoint_error = |e: astromer::pretrain::TrainError| StarClrError::Checkpoint(e.to_string());
     let checkpoints = checkpoints
@@ -157,13 +194,8 @@ pub fn pretrain<D: Device<f32>>(
             let grads = loss.backward();
             adam.update(&mut model, &grads).map_err(|e| StarClrError::Settings(format!("optimiser: {e}")))?;
         }
-        let (mut val_sum, mut val_n) = (0.0f64, 0usize);
-        for batch in &val_batches {
-            let loss = batch_loss(&model, flux_tensor(&dev, batch), batch, settings.temperature, None)?;
-            val_sum += loss.as_vec()[0] as f64 * (batch.batch_size / 2) as f64;
-            val_n += batch.batch_size / 2;
-        }
-        let log = EpochLoss { epoch, train: (train_sum / train_n as f64) as f32, val: (val_sum / val_n as f64) as f32 };
+        let val_loss = mean_loss(&model, &val_batches, settings.temperature)?;
+        let log = EpochLoss { epoch, train: (train_sum / train_n as f64) as f32, val: val_loss };
         if !(log.train.is_finite() && log.val.is_finite()) {
             return Err(StarClrError::Loss(format!("epoch {epoch}: the loss is not finite (lower the learning rate)")));
         }
@@ -264,6 +296,15 @@ mod tests {
         let best = a.history.iter().map(|h| h.val).fold(f32::INFINITY, f32::min);
         assert_eq!(a.history[a.best_epoch].val, best);
         assert!(best < a.history[0].val, "the validation loss falls: {:?}", a.history);
+        // The held-out loss on the validation curves is the best epoch's validation loss (same
+        // pairs), below that of an encoder that tells no curve from another.
+        let again = held_out_loss(&a.model, &data, &val, &settings(2)).unwrap();
+        assert!((again - best).abs() < 1e-6, "{again} vs {best}");
+        // 10 validation curves in batches of 8: one of 8 and one of 2.
+        let uniform = (8.0 * 15f64.ln() + 2.0 * 3f64.ln()) / 10.0;
+        assert!((uniform_loss(10, 8) as f64 - uniform).abs() < 1e-6);
+        assert!(best < uniform_loss(10, 8), "{best}");
+        assert!(held_out_loss(&a.model, &data, &val[..1], &settings(2)).is_err());
         let b = run();
         assert_eq!(a.history, b.history);
         assert_eq!(a.model.flux.weight.as_vec(), b.model.flux.weight.as_vec());
