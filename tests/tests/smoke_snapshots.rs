@@ -107,6 +107,7 @@ smoke_snapshot!(e06_attention, "e06-attention");
 smoke_snapshot!(e07_embeddings, "e07-embeddings");
 smoke_snapshot!(e08_reconstruction, "e08-reconstruction");
 smoke_snapshot!(e09_causal, "e09-causal");
+smoke_snapshot!(e10_starclr, "e10-starclr");
 
 #[test]
 fn rounding_has_fixed_decimals_no_negative_zero_and_nan() {

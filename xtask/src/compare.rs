@@ -113,6 +113,7 @@ fn check_typed(experiment: &str, config: &Value) -> Result<()> {
         "e07-embeddings" => v.try_into::<e07_embeddings::Config>().map(drop),
         "e08-reconstruction" => v.try_into::<e08_reconstruction::Config>().map(drop),
         "e09-causal" => v.try_into::<e09_causal::Config>().map(drop),
+        "e10-starclr" => v.try_into::<e10_starclr::Config>().map(drop),
         _ => Ok(()),
     };
     r.with_context(|| format!("the overlaid config of {experiment} is not a valid {experiment} config"))

@@ -152,6 +152,7 @@ pub fn experiments() -> Vec<Box<dyn harness::Experiment>> {
         Box::new(e01_data::E01Data),
         Box::new(e02_pretrain::E02Pretrain),
         Box::new(e03_finetune::E03Finetune),
+        Box::new(e10_starclr::E10StarClr),
         Box::new(e04_classify::E04Classify),
         Box::new(e05_ablation::E05Ablation),
         Box::new(e06_attention::E06Attention),

@@ -30,7 +30,8 @@ pub struct EncoderHeads {
 
 /// Source of a frozen encoder, as one string so a variant overlay can switch it:
 /// `"finetuned"` (e03's encoder finetuned on the split, named by `encoder`),
-/// `"pretrained:<model>"` (e02's pretrained `<model>`, never finetuned: what finetuning adds) or
+/// `"pretrained:<model>"` (a pretrained `<model>`, never finetuned: e02's A1/A2 — what finetuning
+/// adds — or e10's StarCLR, whose protocol is a frozen backbone; any family `crates/encoders` loads) or
 /// `"untrained:<model>"` (`<model>`'s architecture at e02's initialisation, never trained: what
 /// pretraining adds; issue 14's control).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -111,6 +112,32 @@ const TARGETS: &[Target] = &[
     },
 ];
 
+/// The experiments that pretrain encoders (`weights = "pretrained:<model>"` finds `<model>` in
+/// the artifacts of one of them: `<artifacts>/<model>/best`), then e03-finetune.
+const PRETRAINING_EXPERIMENTS: [&str; 2] = ["e02-pretrain", "e10-starclr"];
+const PRETRAINING_EXPERIMENTS_AND_E03: [&str; 3] = [PRETRAINING_EXPERIMENTS[0], PRETRAINING_EXPERIMENTS[1], "e03-finetune"];
+
+/// The folder of the pretrained encoder `model`: `<artifacts of X>/<model>/best` for exactly one
+/// pretraining experiment X.
+fn pretrained_dir(ctx: &RunContext<'_>, model: &str) -> Result<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for experiment in PRETRAINING_EXPERIMENTS {
+        let dir = ctx.upstream_dir(experiment)?.join(model).join("best");
+        if dir.is_dir() {
+            found.push(dir);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.pop().expect("one")),
+        0 => bail!(
+            "weights = \"pretrained:{model}\": no pretraining experiment ({}) saved an encoder named `{model}`; \
+             name one of their models (e02-pretrain's [[models]], e10-starclr's name) and run them first",
+            PRETRAINING_EXPERIMENTS.join(", ")
+        ),
+        _ => bail!("weights = \"pretrained:{model}\": several pretraining experiments saved an encoder named `{model}` ({found:?}); rename one"),
+    }
+}
+
 /// The official numbers, transcribed with their sources (results/paper-reference/README.md).
 const PAPER_REFERENCE: &str = include_str!("../../../results/paper-reference/astromer2.toml");
 
@@ -148,12 +175,12 @@ impl Experiment for E04Classify {
     }
 
     fn upstream(&self) -> &'static [&'static str] {
-        &["e02-pretrain", "e03-finetune"]
+        &PRETRAINING_EXPERIMENTS_AND_E03
     }
 
     fn upstream_artifacts(&self) -> &'static [&'static str] {
-        // e03's finetuned encoders; e02's pretrained ones for the controls.
-        &["e02-pretrain", "e03-finetune"]
+        // e03's finetuned encoders; the pretrained ones of every pretraining experiment.
+        &PRETRAINING_EXPERIMENTS_AND_E03
     }
 
     fn datasets(&self, profile: &Profile) -> Vec<String> {
@@ -177,6 +204,9 @@ impl Experiment for E04Classify {
             "experiments/e02-pretrain",
             "experiments/harness",
             "crates/classifier",
+            "crates/encoders",
+            "crates/starclr",
+            "crates/causal",
             "crates/astromer",
             "crates/lightcurve",
             "crates/evaluation",
@@ -231,7 +261,7 @@ impl Experiment for E04Classify {
                 for split in &splits {
                     let weights = match &enc.weights {
                         EncoderWeights::Finetuned => e03_finetune::finetuned_dir(&e03_dir, &manifest, &enc.encoder, split.fold, split.spc).join("best"),
-                        EncoderWeights::Pretrained(model) => e02_dir.join(model).join("best"),
+                        EncoderWeights::Pretrained(model) => pretrained_dir(ctx, model)?,
                         EncoderWeights::Untrained(model) => untrained(&e02_dir, model, e02_seed as u64, &ctx.artifacts_dir)?,
                     };
                     bar.set_message(format!("{} fold {} SPC {}", enc.encoder, split.fold, split.spc));
@@ -346,12 +376,9 @@ fn features_of(
         });
     }
     let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
-    let model = Astromer::load(weights, dev.device()).with_context(|| {
-        format!(
-            "loading the encoder from {}; run `cargo xtask reproduce fig7` for this profile first",
-            weights.display()
-        )
-    })?;
+    // Any encoder family the registry knows (Astromer, StarCLR), by the folder's config file.
+    let model = encoders::load_frozen(weights, dev.device())
+        .with_context(|| format!("run `cargo xtask reproduce fig7 starclr-pretrain` for this profile first"))?;
     let extract = |subset: &LightCurveSet| -> Result<PooledFeatures> {
         let windows = lightcurve::set_sequential_windows(subset, window_len);
         let label = |i: usize| {
@@ -359,7 +386,7 @@ fn features_of(
                 .label(i)
                 .ok_or_else(|| classifier::ClassifierError::Mismatch(format!("curve {i} of the subset has no class")))
         };
-        Ok(PooledFeatures::extract(&model, &windows, label, batch_size, &mut |_, _| {})?)
+        Ok(PooledFeatures::extract(model.as_ref(), &windows, label, batch_size, &mut |_, _| {})?)
     };
     let mut out = Vec::new();
     for (idx, path) in [&split.train, &split.val, &split.test].into_iter().zip(&paths) {
@@ -599,13 +626,21 @@ fn draw_figures(ctx: &mut RunContext<'_>, rows: &[RunRow], classes: &BTreeMap<St
     for (dataset, (target, fig_no)) in labelled.iter().zip([("fig11", 11), ("fig12", 12)]) {
         let (dataset, title) = (dataset.as_str(), format!("{dataset} (Fig. {fig_no})"));
         let mut series = Vec::new();
-        let lines = [
+        // The paper's lines and the controls first (fixed colours), then every head of the other
+        // encoder families registered in the profile (StarCLR, ...), in results order.
+        let fixed = [
             ("A2", HeadKind::Skip),
             ("A1", HeadKind::Skip),
             ("A2", HeadKind::Max),
             ("A2-pretrained", HeadKind::Skip),
             ("A2-untrained", HeadKind::Skip),
         ];
+        let mut lines: Vec<(&str, HeadKind)> = fixed.to_vec();
+        for r in rows {
+            if !fixed.iter().any(|(e, _)| *e == r.encoder) && !lines.contains(&(r.encoder.as_str(), r.head)) {
+                lines.push((r.encoder.as_str(), r.head));
+            }
+        }
         for (slot, (encoder, head)) in lines.into_iter().enumerate() {
             let pts: Vec<(usize, FoldSummary)> = grouped
                 .iter()
@@ -755,7 +790,9 @@ mod tests {
             let p = &Profile::shipped(name).unwrap();
             let cfg = Config::for_profile(p).unwrap();
             let names: Vec<&str> = cfg.encoders.iter().map(|e| e.encoder.as_str()).collect();
-            assert_eq!(names, ["A2", "A1", "A2-pretrained", "A2-untrained"], "{p}");
+            assert_eq!(names, ["A2", "A1", "A2-pretrained", "A2-untrained", "StarCLR"], "{p}");
+            let starclr = cfg.encoders.iter().find(|e| e.encoder == "StarCLR").unwrap();
+            assert_eq!(starclr.weights, EncoderWeights::Pretrained("StarCLR".into()), "{p}: StarCLR is e10-starclr's, frozen");
             // The config round-trips through TOML (the harness stores it in the results).
             let v = toml::Value::try_from(&cfg).unwrap();
             assert_eq!(v.try_into::<Config>().unwrap(), cfg);

@@ -29,8 +29,9 @@ pub struct Config {
     /// cache) with the baselines' optimiser, batch, epochs, patience and evaluated weights.
     pub encoder: String,
     pub encoder_heads: Vec<HeadKind>,
-    /// Control encoders of e04-classify (e.g. `A2-untrained`: A2's architecture never trained)
-    /// whose cached features get the same heads, so Fig. 18 shows what pretraining buys.
+    /// Other encoders of e04-classify whose cached features get the same heads: controls
+    /// (`A2-untrained`: A2's architecture never trained, so Fig. 18 shows what pretraining buys)
+    /// and other families (`StarCLR`, pretrained contrastively by e10-starclr).
     pub control_encoders: Vec<String>,
     pub settings: BaselineSettings,
     /// Windows per inference pass on the test set.
@@ -554,7 +555,15 @@ fn draw_fig18(ctx: &mut RunContext<'_>, f1: &F1Points) -> Result<()> {
     let mut panels = Vec::new();
     for dataset in &datasets {
         let mut series = Vec::new();
-        for (slot, model) in FIG18_MODELS.into_iter().enumerate() {
+        // The paper's models and the controls, then every other encoder registered in the
+        // profile (StarCLR, ...), by name.
+        let mut models: Vec<&str> = FIG18_MODELS.to_vec();
+        for (_, m, _) in f1.keys().filter(|(d, ..)| d == dataset) {
+            if !models.contains(&m.as_str()) {
+                models.push(m);
+            }
+        }
+        for (slot, model) in models.into_iter().enumerate() {
             let pts: Vec<(f64, FoldSummary)> = f1
                 .iter()
                 .filter(|((d, m, _), _)| d == dataset && m == model)
