@@ -90,6 +90,29 @@ impl PooledFeatures {
         }
     }
 
+    /// One embedding per object: the mean over its windows of the last representation's mean over
+    /// valid steps (the `avg` head's input), objects in increasing `object_index`; with each
+    /// object's label (that of its first window).
+    pub fn object_embeddings(&self) -> (Vec<f32>, Vec<usize>) {
+        let (r, d) = (self.n_reps, self.d_model);
+        let mut by_object: std::collections::BTreeMap<usize, (Vec<f64>, usize, usize)> = Default::default();
+        for (row, &object) in self.object_index.iter().enumerate() {
+            let entry = by_object.entry(object).or_insert_with(|| (vec![0.0; d], 0, self.labels[row]));
+            let last = (row * r + r - 1) * d;
+            for (sum, &v) in entry.0.iter_mut().zip(&self.means[last..last + d]) {
+                *sum += v as f64;
+            }
+            entry.1 += 1;
+        }
+        let mut embeddings = Vec::with_capacity(by_object.len() * d);
+        let mut labels = Vec::with_capacity(by_object.len());
+        for (sums, count, label) in by_object.into_values() {
+            embeddings.extend(sums.into_iter().map(|s| (s / count as f64) as f32));
+            labels.push(label);
+        }
+        (embeddings, labels)
+    }
+
     /// The head input of windows `rows`, row-major `[rows.len()][input_width(kind)]`.
     pub fn head_input(&self, kind: HeadKind, rows: &[usize]) -> Vec<f32> {
         let (r, d) = (self.n_reps, self.d_model);
@@ -456,5 +479,21 @@ mod tests {
         std::fs::write(&p, &bytes[..bytes.len() - 3]).unwrap();
         let err = PooledFeatures::load(&p).unwrap_err().to_string();
         assert!(err.contains("truncated") && err.contains("f.bin"), "{err}");
+    }
+
+    #[test]
+    fn object_embeddings_average_the_last_layer_over_each_objects_windows() {
+        // 2 representations of width 2; windows: object 1 (twice), object 0 (once).
+        let f = PooledFeatures {
+            n_reps: 2,
+            d_model: 2,
+            means: vec![9., 9., 1., 2., /**/ 9., 9., 3., 6., /**/ 9., 9., -1., 0.],
+            last_max: vec![0.0; 6],
+            object_index: vec![1, 1, 0],
+            labels: vec![4, 4, 2],
+        };
+        let (e, labels) = f.object_embeddings();
+        assert_eq!(e, vec![-1., 0., 2., 4.]);
+        assert_eq!(labels, vec![2, 4]);
     }
 }

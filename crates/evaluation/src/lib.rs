@@ -9,7 +9,9 @@
 //! - [`aggregate`]: per-object mean logits, [`argmax`], [`window_metrics`], [`object_metrics`];
 //! - [`FoldSummary`] / [`MetricsSummary`]: mean, sample std, min, max over folds;
 //! - [`few_shot_splits`]: test set, SPC subsets and train/val per fold, deterministic per seed;
-//! - [`spearman`]: rank correlation with tie-averaged [`ranks`].
+//! - [`spearman`]: rank correlation with tie-averaged [`ranks`];
+//! - [`precision_at_k`]: retrieval of same-class neighbours by cosine similarity, beside
+//!   [`chance_precision`].
 //!
 //! See `docs/evaluation.md` for the protocol and where it departs from the paper.
 
@@ -19,6 +21,7 @@ pub mod correlation;
 pub mod error;
 pub mod few_shot;
 pub mod metrics;
+pub mod retrieval;
 pub mod summary;
 
 pub use aggregate::{
@@ -32,4 +35,5 @@ pub use few_shot::{
     draw_rng, few_shot_splits, few_shot_splits_for_set, DrawStage, FewShotSettings, FoldSplit,
 };
 pub use metrics::{ClassificationMetrics, PerClassMetrics};
+pub use retrieval::{chance_precision, precision_at_k};
 pub use summary::{FoldSummary, MetricsSummary};

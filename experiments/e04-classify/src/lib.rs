@@ -106,6 +106,11 @@ const TARGETS: &[Target] = &[
         description: "ATLAS: confusion matrices of A2 skip at each SPC (normalised by true class, mean over folds)",
     },
     Target {
+        name: "retrieval",
+        kind: TargetKind::Table,
+        description: "precision@1/5/10 of same-class test objects by cosine similarity of their embeddings, every dataset × encoder × SPC × fold, beside chance",
+    },
+    Target {
         name: "classification",
         kind: TargetKind::Table,
         description: "accuracy and macro P/R/F1 per window and per object, every dataset × encoder × head × SPC × fold",
@@ -235,6 +240,7 @@ impl Experiment for E04Classify {
         let window_len = finetune.finetune.window_len;
         let started = Instant::now();
         let mut rows: Vec<RunRow> = Vec::new();
+        let mut retrieval: Vec<RetrievalRow> = Vec::new();
         let mut classes_by_dataset = BTreeMap::new();
         let (mut feature_seconds, mut head_seconds) = (0.0, 0.0);
         for manifest in ctx.profile.data().labelled.clone() {
@@ -275,6 +281,13 @@ impl Experiment for E04Classify {
                 features.push(per_split);
             }
             bar.finish_and_clear();
+            // Retrieval on the test curves of every split, for every encoder (issue 17): the
+            // nearest test objects by cosine similarity of their embeddings, same class or not.
+            for (e, enc) in cfg.encoders.iter().enumerate() {
+                for (s, split) in splits.iter().enumerate() {
+                    retrieval.push(retrieval_row(&features[e][s].test, &dataset, &enc.encoder, split.fold, split.spc)?);
+                }
+            }
             let mut jobs = Vec::new();
             for (e, enc) in cfg.encoders.iter().enumerate() {
                 for (s, split) in splits.iter().enumerate() {
@@ -308,6 +321,7 @@ impl Experiment for E04Classify {
             started.elapsed().as_secs_f64()
         );
         write_results(ctx, &rows, &classes_by_dataset, feature_seconds, head_seconds)?;
+        write_retrieval(ctx, &retrieval)?;
         draw_figures(ctx, &rows, &classes_by_dataset)?;
         Ok(())
     }
@@ -411,6 +425,88 @@ fn features_of(
     let val = out.pop().expect("three parts");
     let train = out.pop().expect("three parts");
     Ok(SplitFeatures { train, val, test })
+}
+
+/// The neighbours counted by the retrieval table.
+const RETRIEVAL_K: [usize; 3] = [1, 5, 10];
+
+/// Retrieval of same-class test objects by one encoder on one split: precision@k of the
+/// cosine-nearest objects (embedding: the mean over an object's windows of the last layer's mean
+/// over valid steps, StarCLR's representation), beside what random neighbours score.
+#[derive(Debug, Clone)]
+struct RetrievalRow {
+    dataset: String,
+    encoder: String,
+    spc: usize,
+    fold: usize,
+    objects: usize,
+    /// (k, precision@k) for the k of [`RETRIEVAL_K`] below the number of objects.
+    precision: Vec<(usize, f64)>,
+    chance: f64,
+}
+
+fn retrieval_row(test: &PooledFeatures, dataset: &str, encoder: &str, fold: usize, spc: usize) -> Result<RetrievalRow> {
+    let (embeddings, labels) = test.object_embeddings();
+    let ks: Vec<usize> = RETRIEVAL_K.into_iter().filter(|&k| k < labels.len()).collect();
+    let precision = evaluation::precision_at_k(&embeddings, test.d_model, &labels, &ks)
+        .with_context(|| format!("retrieval on the {dataset} test curves with {encoder} (fold {fold}, SPC {spc})"))?;
+    Ok(RetrievalRow {
+        dataset: dataset.to_string(),
+        encoder: encoder.to_string(),
+        spc,
+        fold,
+        objects: labels.len(),
+        precision: ks.into_iter().zip(precision).collect(),
+        chance: evaluation::chance_precision(&labels)?,
+    })
+}
+
+/// `retrieval` (one row per dataset × encoder × SPC × fold) and `retrieval_summary` (mean, min,
+/// max over folds), printed as a table too.
+fn write_retrieval(ctx: &mut RunContext<'_>, rows: &[RetrievalRow]) -> Result<()> {
+    let table_of = |r: &RetrievalRow| {
+        let mut t = toml::Table::new();
+        t.insert("dataset".into(), r.dataset.clone().into());
+        t.insert("encoder".into(), r.encoder.clone().into());
+        t.insert("spc".into(), (r.spc as i64).into());
+        t
+    };
+    let mut out = Vec::new();
+    for r in rows {
+        let mut t = table_of(r);
+        t.insert("fold".into(), (r.fold as i64).into());
+        t.insert("objects".into(), (r.objects as i64).into());
+        for &(k, p) in &r.precision {
+            t.insert(format!("precision_at_{k}"), round(p).into());
+        }
+        t.insert("chance".into(), round(r.chance).into());
+        out.push(toml::Value::Table(t));
+    }
+    let mut groups: BTreeMap<(String, String, usize), Vec<&RetrievalRow>> = BTreeMap::new();
+    for r in rows {
+        groups.entry((r.dataset.clone(), r.encoder.clone(), r.spc)).or_default().push(r);
+    }
+    let mut summary = Vec::new();
+    println!("  retrieval (test objects, cosine): dataset encoder SPC: precision@k mean over folds [min–max]; chance");
+    for rs in groups.values() {
+        let mut t = table_of(rs[0]);
+        t.insert("folds".into(), (rs.len() as i64).into());
+        let mut line = format!("    {} {} SPC {}:", rs[0].dataset, rs[0].encoder, rs[0].spc);
+        for (i, &(k, _)) in rs[0].precision.iter().enumerate() {
+            let values: Vec<f64> = rs.iter().filter_map(|r| r.precision.get(i).map(|p| p.1)).collect();
+            let s = FoldSummary::from_values(&values)?;
+            line.push_str(&format!(" @{k} {:.3} [{:.3}–{:.3}]", s.mean, s.min, s.max));
+            t.insert(format!("precision_at_{k}"), summary_table(&s));
+        }
+        let chance = rs.iter().map(|r| r.chance).sum::<f64>() / rs.len() as f64;
+        t.insert("chance".into(), round(chance).into());
+        println!("{line}; chance {chance:.3}");
+        summary.push(toml::Value::Table(t));
+    }
+    let results = ctx.results();
+    results.insert("retrieval".into(), toml::Value::Array(out));
+    results.insert("retrieval_summary".into(), toml::Value::Array(summary));
+    Ok(())
 }
 
 /// One results row.
