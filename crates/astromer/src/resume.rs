@@ -57,6 +57,31 @@ pub fn rows_digest(rows: &[usize]) -> String {
     format!("{h:016x}/{}", rows.len())
 }
 
+/// A run's identity for its checkpoints: its settings (pass them with the epoch budget zeroed, so
+/// a finished run may be extended), the model's config, and digests of the training and
+/// validation rows. Two runs resume each other exactly when these are equal.
+pub fn run_identity(settings: &impl Serialize, model_config: &impl Serialize, train: &[usize], val: &[usize]) -> String {
+    format!(
+        "settings {}; model {}; train {}; val {}",
+        toml::to_string(settings).unwrap_or_default().replace('\n', " "),
+        toml::to_string(model_config).unwrap_or_default().replace('\n', " "),
+        rows_digest(train),
+        rows_digest(val)
+    )
+}
+
+/// The seed of epoch `epoch`'s random stream (order, views, dropout) for a run of seed `seed`:
+/// drawn from (seed, epoch), not from a running stream, which is what makes a resumed run equal
+/// an uninterrupted one.
+pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_add((epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+/// An epoch's log as the checkpoints keep it.
+pub trait EpochRecord {
+    fn epoch(&self) -> usize;
+}
+
 /// Where a run left off: its epochs' logs, the stopping rule's state and the best weights so far.
 pub struct Progress<M, H> {
     pub history: Vec<H>,
@@ -65,10 +90,39 @@ pub struct Progress<M, H> {
     pub best: Option<M>,
 }
 
-impl<M, H> Progress<M, H> {
-    /// The first epoch still to run.
-    pub fn next_epoch(&self, epoch_of: impl Fn(&H) -> usize) -> usize {
-        self.history.last().map_or(0, |h| epoch_of(h) + 1)
+impl<M, H: EpochRecord> Progress<M, H> {
+    /// A run with no epoch yet.
+    pub fn fresh(patience: usize) -> Self {
+        Self { history: Vec::new(), stopping: EarlyStopping::new(patience), best: None }
+    }
+
+    /// The epochs still to run under a budget of `max_epochs`: none when the saved run had
+    /// already stopped early.
+    pub fn remaining_epochs(&self, max_epochs: usize) -> std::ops::Range<usize> {
+        match self.history.last() {
+            None => 0..max_epochs,
+            Some(last) if self.stopping.should_stop(last.epoch()) => 0..0,
+            Some(last) => last.epoch() + 1..max_epochs,
+        }
+    }
+}
+
+/// Opens `dir` (when given) for the run `identity` and resumes from it; without a folder, or on
+/// an empty one, a fresh start. The checkpoints, if any, are for [`EpochCheckpoints::save_epoch`].
+pub fn start<D: Device<f32>, M: Parameters<D> + Clone, H: DeserializeOwned + EpochRecord>(
+    dir: Option<&Path>,
+    identity: String,
+    model: &mut M,
+    adam: &mut Adam<D>,
+    patience: usize,
+) -> Result<(Option<EpochCheckpoints>, Progress<M, H>), TrainError> {
+    match dir {
+        None => Ok((None, Progress::fresh(patience))),
+        Some(dir) => {
+            let checkpoints = EpochCheckpoints::open(dir, identity)?;
+            let progress = checkpoints.resume(model, adam, patience)?;
+            Ok((Some(checkpoints), progress))
+        }
     }
 }
 
@@ -94,7 +148,7 @@ impl EpochCheckpoints {
     /// Loads the last saved epoch into `model` and `adam` and returns the progress, or a fresh
     /// start (`patience` for the stopping rule) when the folder holds no run. A run of another
     /// identity is an error, and so is an unreadable state.
-    pub fn resume<D: Device<f32>, M: Parameters<D> + Clone, H: DeserializeOwned>(
+    pub fn resume<D: Device<f32>, M: Parameters<D> + Clone, H: DeserializeOwned + EpochRecord>(
         &self,
         model: &mut M,
         adam: &mut Adam<D>,
@@ -102,7 +156,7 @@ impl EpochCheckpoints {
     ) -> Result<Progress<M, H>, TrainError> {
         let state_path = self.dir.join(LAST).join(STATE);
         if !state_path.exists() {
-            return Ok(Progress { history: Vec::new(), stopping: EarlyStopping::new(patience), best: None });
+            return Ok(Progress::fresh(patience));
         }
         let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::Io(format!("{}: {e}", state_path.display())))?;
         let saved: RunState<H> = toml::from_str(&text).map_err(|e| {

@@ -4,8 +4,8 @@
 
 use astromer::dfdx::prelude::*;
 use astromer::layers::{cached_tensor, Tensor2};
-use astromer::resume::{rows_digest, EpochCheckpoints, Progress};
-use astromer::train::{Adam, AdamSettings, EarlyStopping, Parameters};
+use astromer::resume::{self, run_identity, EpochRecord, Progress};
+use astromer::train::{Adam, AdamSettings, Parameters};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -133,14 +133,7 @@ pub struct FitOutcome<D: Device<f32>> {
 
 fn identity<D: Device<f32>>(model: &CausalModel<D>, settings: &FitSettings, train: &[usize], val: &[usize]) -> String {
     // The epoch budget is not part of what a run is: a finished run may be extended.
-    let settings = FitSettings { max_epochs: 0, ..settings.clone() };
-    format!(
-        "settings {}; model {}; train {}; val {}",
-        toml::to_string(&settings).unwrap_or_default().replace('\n', " "),
-        toml::to_string(&model.config).unwrap_or_default().replace('\n', " "),
-        rows_digest(train),
-        rows_digest(val)
-    )
+    run_identity(&FitSettings { max_epochs: 0, ..settings.clone() }, &model.config, train, val)
 }
 
 fn checkpoint_error(e: impl std::fmt::Display) -> CausalError {
@@ -176,25 +169,16 @@ pub fn fit<D: Device<f32>>(
     let mut adam = Adam::new(settings.adam, &model);
     // Checkpoints (`last/` every epoch, `best/` at every improvement, exact resume of a run of the
     // same settings, model and data): astromer::resume.
-    let checkpoints = checkpoints
-        .map(|dir| EpochCheckpoints::open(dir, identity(&model, settings, train, val)))
-        .transpose()
-        .map_err(checkpoint_error)?;
-    let Progress { mut history, mut stopping, mut best } = match &checkpoints {
-        Some(c) => c.resume(&mut model, &mut adam, settings.patience).map_err(checkpoint_error)?,
-        None => Progress { history: Vec::new(), stopping: EarlyStopping::new(settings.patience), best: None },
-    };
-    let first_epoch = history.last().map_or(0, |log: &EpochLog| log.epoch + 1);
-    let stopped_already = history.last().is_some_and(|log| stopping.should_stop(log.epoch));
+    let (checkpoints, progress): (_, Progress<_, EpochLog>) =
+        resume::start(checkpoints, identity(&model, settings, train, val), &mut model, &mut adam, settings.patience).map_err(checkpoint_error)?;
+    let epochs = progress.remaining_epochs(settings.max_epochs);
+    let Progress { mut history, mut stopping, mut best } = progress;
     let mut order = train.to_vec();
-    for epoch in first_epoch..settings.max_epochs {
-        if stopped_already {
-            break;
-        }
+    for epoch in epochs {
         // Each epoch's RNG comes from (seed, epoch), not from a running stream: what makes a
         // resumed run equal to an uninterrupted one. The order is reshuffled from the split's
         // order every epoch for the same reason.
-        let mut rng = ChaCha8Rng::seed_from_u64(settings.seed.wrapping_add((epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+        let mut rng = ChaCha8Rng::seed_from_u64(resume::epoch_seed(settings.seed, epoch));
         order.copy_from_slice(train);
         order.shuffle(&mut rng);
         let mut train_mean = PartsMean::default();
@@ -225,6 +209,12 @@ pub fn fit<D: Device<f32>>(
     }
     let best_epoch = stopping.best_epoch().expect("a finite validation loss improves on infinity");
     Ok(FitOutcome { model: best.expect("kept at the best epoch"), history, best_epoch })
+}
+
+impl EpochRecord for EpochLog {
+    fn epoch(&self) -> usize {
+        self.epoch
+    }
 }
 
 /// Running mean of loss parts, weighted by curves.

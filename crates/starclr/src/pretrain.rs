@@ -11,8 +11,8 @@
 
 use astromer::dfdx::prelude::*;
 use astromer::layers::{cached_tensor, Tensor2};
-use astromer::resume::{rows_digest, EpochCheckpoints, Progress};
-use astromer::train::{Adam, AdamSettings, EarlyStopping, Parameters};
+use astromer::resume::{self, run_identity, EpochRecord, Progress};
+use astromer::train::{Adam, AdamSettings, Parameters};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -128,14 +128,13 @@ pub fn uniform_loss(n_rows: usize, batch_curves: usize) -> f32 {
 /// What a run is, for its checkpoints: settings (less the epoch budget, so a finished run may be
 /// extended), model config, and the training and validation rows.
 fn identity<D: Device<f32>>(model: &StarClr<D>, settings: &PretrainSettings, train: &[usize], val: &[usize]) -> String {
-    let settings = PretrainSettings { max_epochs: 0, ..settings.clone() };
-    format!(
-        "settings {}; model {}; train {}; val {}",
-        toml::to_string(&settings).unwrap_or_default().replace('\n', " "),
-        toml::to_string(&model.config).unwrap_or_default().replace('\n', " "),
-        rows_digest(train),
-        rows_digest(val)
-    )
+    run_identity(&PretrainSettings { max_epochs: 0, ..settings.clone() }, &model.config, train, val)
+}
+
+impl EpochRecord for EpochLoss {
+    fn epoch(&self) -> usize {
+        self.epoch
+    }
 }
 
 /// Pretrains `model` on the curves `train` (indices into `curves`), early-stopped on `val`.
@@ -166,22 +165,13 @@ pub fn pretrain<D: Device<f32>>(
     let val_batches = fixed_pair_batches(curves, val, settings)?;
     let mut adam = Adam::new(settings.adam, &model);
     let checkpoint_error = |e: astromer::pretrain::TrainError| StarClrError::Checkpoint(e.to_string());
-    let checkpoints = checkpoints
-        .map(|dir| EpochCheckpoints::open(dir, identity(&model, settings, train, val)))
-        .transpose()
-        .map_err(checkpoint_error)?;
-    let Progress { mut history, mut stopping, mut best } = match &checkpoints {
-        Some(c) => c.resume(&mut model, &mut adam, settings.patience).map_err(checkpoint_error)?,
-        None => Progress { history: Vec::new(), stopping: EarlyStopping::new(settings.patience), best: None },
-    };
-    let first_epoch = history.last().map_or(0, |log: &EpochLoss| log.epoch + 1);
-    let stopped_already = history.last().is_some_and(|log| stopping.should_stop(log.epoch));
+    let (checkpoints, progress): (_, Progress<_, EpochLoss>) =
+        resume::start(checkpoints, identity(&model, settings, train, val), &mut model, &mut adam, settings.patience).map_err(checkpoint_error)?;
+    let epochs = progress.remaining_epochs(settings.max_epochs);
+    let Progress { mut history, mut stopping, mut best } = progress;
     let mut order = train.to_vec();
-    for epoch in first_epoch..settings.max_epochs {
-        if stopped_already {
-            break;
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(settings.seed.wrapping_add((epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)));
+    for epoch in epochs {
+        let mut rng = ChaCha8Rng::seed_from_u64(resume::epoch_seed(settings.seed, epoch));
         order.copy_from_slice(train);
         order.shuffle(&mut rng);
         let (mut train_sum, mut train_n) = (0.0f64, 0usize);
