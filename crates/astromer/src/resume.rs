@@ -107,6 +107,40 @@ impl<M, H: EpochRecord> Progress<M, H> {
     }
 }
 
+impl<M: Clone, H: EpochRecord + Serialize> Progress<M, H> {
+    /// Records an epoch just run (`log`, with the validation loss the stopping rule watches): keeps
+    /// the weights when they improved, saves the epoch to `checkpoints` if there are any, and
+    /// says whether the run stops here.
+    pub fn end_epoch<D: Device<f32>>(
+        &mut self,
+        log: H,
+        val_loss: f64,
+        model: &M,
+        adam: &Adam<D>,
+        checkpoints: Option<&EpochCheckpoints>,
+    ) -> Result<bool, TrainError>
+    where
+        M: Parameters<D>,
+    {
+        let epoch = log.epoch();
+        self.history.push(log);
+        let improved = self.stopping.observe(epoch, val_loss);
+        if improved {
+            self.best = Some(model.clone());
+        }
+        if let Some(c) = checkpoints {
+            c.save_epoch(model, adam, &self.history, &self.stopping, improved)?;
+        }
+        Ok(self.stopping.should_stop(epoch))
+    }
+
+    /// The best weights, every epoch's log and the best epoch; `None` before any epoch.
+    pub fn finish(self) -> Option<(M, Vec<H>, usize)> {
+        let best_epoch = self.stopping.best_epoch()?;
+        Some((self.best?, self.history, best_epoch))
+    }
+}
+
 /// Opens `dir` (when given) for the run `identity` and resumes from it; without a folder, or on
 /// an empty one, a fresh start. The checkpoints, if any, are for [`EpochCheckpoints::save_epoch`].
 pub fn start<D: Device<f32>, M: Parameters<D> + Clone, H: DeserializeOwned + EpochRecord>(

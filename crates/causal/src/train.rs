@@ -169,10 +169,9 @@ pub fn fit<D: Device<f32>>(
     let mut adam = Adam::new(settings.adam, &model);
     // Checkpoints (`last/` every epoch, `best/` at every improvement, exact resume of a run of the
     // same settings, model and data): astromer::resume.
-    let (checkpoints, progress): (_, Progress<_, EpochLog>) =
+    let (checkpoints, mut progress): (_, Progress<_, EpochLog>) =
         resume::start(checkpoints, identity(&model, settings, train, val), &mut model, &mut adam, settings.patience).map_err(checkpoint_error)?;
     let epochs = progress.remaining_epochs(settings.max_epochs);
-    let Progress { mut history, mut stopping, mut best } = progress;
     let mut order = train.to_vec();
     for epoch in epochs {
         // Each epoch's RNG comes from (seed, epoch), not from a running stream: what makes a
@@ -195,20 +194,12 @@ pub fn fit<D: Device<f32>>(
             return Err(CausalError::NonFinite { epoch });
         }
         on_epoch(&log);
-        history.push(log);
-        let improved = stopping.observe(epoch, log.val.total as f64);
-        if improved {
-            best = Some(model.clone());
-        }
-        if let Some(c) = &checkpoints {
-            c.save_epoch(&model, &adam, &history, &stopping, improved).map_err(checkpoint_error)?;
-        }
-        if stopping.should_stop(epoch) {
+        if progress.end_epoch(log, log.val.total as f64, &model, &adam, checkpoints.as_ref()).map_err(checkpoint_error)? {
             break;
         }
     }
-    let best_epoch = stopping.best_epoch().expect("a finite validation loss improves on infinity");
-    Ok(FitOutcome { model: best.expect("kept at the best epoch"), history, best_epoch })
+    let (model, history, best_epoch) = progress.finish().expect("a finite validation loss improves on infinity");
+    Ok(FitOutcome { model, history, best_epoch })
 }
 
 impl EpochRecord for EpochLog {

@@ -165,10 +165,9 @@ pub fn pretrain<D: Device<f32>>(
     let val_batches = fixed_pair_batches(curves, val, settings)?;
     let mut adam = Adam::new(settings.adam, &model);
     let checkpoint_error = |e: astromer::pretrain::TrainError| StarClrError::Checkpoint(e.to_string());
-    let (checkpoints, progress): (_, Progress<_, EpochLoss>) =
+    let (checkpoints, mut progress): (_, Progress<_, EpochLoss>) =
         resume::start(checkpoints, identity(&model, settings, train, val), &mut model, &mut adam, settings.patience).map_err(checkpoint_error)?;
     let epochs = progress.remaining_epochs(settings.max_epochs);
-    let Progress { mut history, mut stopping, mut best } = progress;
     let mut order = train.to_vec();
     for epoch in epochs {
         let mut rng = ChaCha8Rng::seed_from_u64(resume::epoch_seed(settings.seed, epoch));
@@ -190,20 +189,12 @@ pub fn pretrain<D: Device<f32>>(
             return Err(StarClrError::Loss(format!("epoch {epoch}: the loss is not finite (lower the learning rate)")));
         }
         on_epoch(&log);
-        history.push(log);
-        let improved = stopping.observe(epoch, log.val as f64);
-        if improved {
-            best = Some(model.clone());
-        }
-        if let Some(c) = &checkpoints {
-            c.save_epoch(&model, &adam, &history, &stopping, improved).map_err(checkpoint_error)?;
-        }
-        if stopping.should_stop(epoch) {
+        if progress.end_epoch(log, log.val as f64, &model, &adam, checkpoints.as_ref()).map_err(checkpoint_error)? {
             break;
         }
     }
-    let best_epoch = stopping.best_epoch().expect("a finite validation loss improves on infinity");
-    Ok(PretrainOutcome { model: best.expect("kept at the best epoch"), history, best_epoch })
+    let (model, history, best_epoch) = progress.finish().expect("a finite validation loss improves on infinity");
+    Ok(PretrainOutcome { model, history, best_epoch })
 }
 
 /// One embedding (H values) per curve of `rows`: the mean representation of its consecutive
