@@ -5,8 +5,9 @@
 //! and builds attention from many separate passes over (B, H, L, L) tensors (scale, bias
 //! broadcast, softmax as max/sub/exp/sum/div, each with its own backward and its own buffer), plus
 //! two permute copies per Q/K/V. Here:
-//! - matmuls call `gemm` 0.19 directly (AVX-512 on stable; ~1.4× the GFLOP/s of 0.15 on the A2
-//!   shapes);
+//! - matmuls call [`crate::matmul`], whose products have the same bits on every CPU and thread
+//!   count (`gemm`, which dfdx uses, sums in an order that depends on the instruction set and the
+//!   cache sizes);
 //! - the Dense bias is fused into the GEMM (rows pre-filled with the bias, GEMM accumulates);
 //! - attention is one op per (window, head): logits, bias, softmax and P·V in one pass over an
 //!   L×L tile, reading Q/K/V straight from the (B·L, d) activations (no permute copies); the
@@ -152,46 +153,97 @@ fn new_tensor(dev: &Cpu, shape: (usize, usize)) -> (Tensor2<Cpu>, *mut f32) {
     (t, p)
 }
 
-/// C (m×n) ← alpha·C + beta·A·B with explicit (row, column) strides; `read_dst` false ignores C.
+/// C (m×n) ← [C +] beta·A·B with explicit (row, column) strides; `read_dst` false ignores C.
+/// [`crate::matmul`]: the same bits on every CPU and thread count.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_raw(
-    (m, n, k): (usize, usize, usize),
+    mnk: (usize, usize, usize),
     dst: *mut f32,
-    (dst_rs, dst_cs): (usize, usize),
+    dst_strides: (usize, usize),
     read_dst: bool,
     lhs: *const f32,
-    (lhs_rs, lhs_cs): (usize, usize),
+    lhs_strides: (usize, usize),
     rhs: *const f32,
-    (rhs_rs, rhs_cs): (usize, usize),
+    rhs_strides: (usize, usize),
     beta: f32,
     parallel: bool,
 ) {
-    let par = if parallel {
-        gemm::Parallelism::Rayon(rayon::current_num_threads())
-    } else {
-        gemm::Parallelism::None
+    crate::matmul::matmul(mnk, dst, dst_strides, read_dst, lhs, lhs_strides, rhs, rhs_strides, beta, parallel);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Adam
+
+/// Adam's update of one CPU parameter in a single pass over its buffer, in place:
+/// m += (g − m)(1 − β1); v += (g² − v)(1 − β2); p −= α·m / (√v + ε). dfdx ran this as eight
+/// generic elementwise ops, each allocating a fresh parameter-sized buffer; for a classifier head
+/// (0.8 M parameters, batch 32) that was most of a training step. The f32 operations are the
+/// generic path's, in its order (Rust does not contract them into FMAs), so both give the same
+/// bits. `false` (nothing touched) when the fast path does not apply.
+pub(crate) fn adam_update<D: Device<f32>>(
+    param: &mut crate::layers::ParamMut<'_, D>,
+    grads: &Gradients<f32, D>,
+    m: &mut Tensor1<D>,
+    v: &mut Tensor1<D>,
+    (one_minus_b1, one_minus_b2, alpha, eps): (f32, f32, f32, f32),
+) -> bool {
+    use crate::layers::ParamMut;
+    if !fast_enabled() {
+        return false;
+    }
+    let (Some(grads), Some(m), Some(v)) = (
+        (grads as &dyn Any).downcast_ref::<Gradients<f32, Cpu>>(),
+        (m as &mut dyn Any).downcast_mut::<Tensor1<Cpu>>(),
+        (v as &mut dyn Any).downcast_mut::<Tensor1<Cpu>>(),
+    ) else {
+        return false;
     };
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        dst_cs as isize,
-        dst_rs as isize,
-        read_dst,
-        lhs,
-        lhs_cs as isize,
-        lhs_rs as isize,
-        rhs,
-        rhs_cs as isize,
-        rhs_rs as isize,
-        1.0,
-        beta,
-        false,
-        false,
-        false,
-        par,
-    );
+    // The gradient (a copy, as the generic path takes) and a writable view of the parameter.
+    let (g, p, n) = match param {
+        ParamMut::R1(t) => {
+            let Some(t) = (&mut **t as &mut dyn Any).downcast_mut::<Tensor1<Cpu>>() else {
+                return false;
+            };
+            if ptr1(t).is_none() {
+                return false;
+            }
+            let g = grads.get(&*t);
+            let n = t.shape().0;
+            (g.reshape_like(&(n,)), &mut t[[0]] as *mut f32, n)
+        }
+        ParamMut::R2(t) => {
+            let Some(t) = (&mut **t as &mut dyn Any).downcast_mut::<Tensor2<Cpu>>() else {
+                return false;
+            };
+            if ptr2(t).is_none() {
+                return false;
+            }
+            let g = grads.get(&*t);
+            let n = t.shape().0 * t.shape().1;
+            (g.reshape_like(&(n,)), &mut t[[0, 0]] as *mut f32, n)
+        }
+    };
+    let (Some(gp), Some(_), Some(_)) = (ptr1(&g), ptr1(m), ptr1(v)) else {
+        return false;
+    };
+    if m.shape().0 != n || v.shape().0 != n {
+        return false;
+    }
+    // IndexMut makes a buffer shared with a clone (a kept best-epoch copy) unique first.
+    let (mp, vp) = (&mut m[[0]] as *mut f32, &mut v[[0]] as *mut f32);
+    unsafe {
+        let (g, p) = (std::slice::from_raw_parts(gp, n), std::slice::from_raw_parts_mut(p, n));
+        let (m, v) = (std::slice::from_raw_parts_mut(mp, n), std::slice::from_raw_parts_mut(vp, n));
+        for i in 0..n {
+            let gi = g[i];
+            let mi = m[i] + (gi - m[i]) * one_minus_b1;
+            let vi = v[i] + (gi * gi - v[i]) * one_minus_b2;
+            p[i] -= (mi * alpha) / (vi.sqrt() + eps);
+            m[i] = mi;
+            v[i] = vi;
+        }
+    }
+    true
 }
 
 // ---------------------------------------------------------------------------------------------

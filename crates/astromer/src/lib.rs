@@ -19,6 +19,7 @@ pub mod error;
 pub mod kernels;
 pub mod layers;
 pub mod mask;
+pub mod matmul;
 pub mod metrics;
 pub mod model;
 pub mod pretrain;

@@ -218,6 +218,10 @@ impl<D: Device<f32>> Adam<D> {
                     mom.name
                 )));
             }
+            let mut p = p;
+            if crate::kernels::adam_update(&mut p, grads, &mut mom.m, &mut mom.v, coefs) {
+                continue;
+            }
             match p {
                 ParamMut::R1(t) => adam_one(t, grads, mom, coefs),
                 ParamMut::R2(t) => adam_one(t, grads, mom, coefs),

@@ -47,6 +47,7 @@ fn settings(max_epochs: usize) -> TrainSettings {
         mask: MaskFractions::official(),
         window_refresh: WindowRefresh::EveryEpoch,
         train_windows: TrainWindows::Random,
+        max_windows_per_epoch: None,
         seed: 11,
     }
 }
@@ -144,4 +145,28 @@ fn frozen_windows_replay_the_first_epoch_data() {
     let out2 = pretrain::train(&mut fresh_trainer(), &train_set, &val_set, &s2, dir2.path(), &mut |_| {}).unwrap();
     assert_eq!(out.history[0].train_loss, out2.history[0].train_loss, "epoch 0 draws the same data");
     assert!(out.history.iter().all(|h| h.val_loss == out.history[0].val_loss), "lr 0: validation constant");
+}
+
+#[test]
+fn a_window_budget_caps_every_epoch_and_leaves_the_settings_file_unchanged_when_absent() {
+    let (train_set, val_set) = (set(12, 7), set(4, 8));
+    let batches_per_epoch = |s: &TrainSettings| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut batches = Vec::new();
+        pretrain::train(&mut fresh_trainer(), &train_set, &val_set, s, dir.path(), &mut |e| {
+            if let TrainEvent::EpochStart { batches: n, .. } = e {
+                batches.push(n);
+            }
+        })
+        .unwrap();
+        batches
+    };
+    // One random window per curve: 12 windows, batches of 4.
+    assert_eq!(batches_per_epoch(&settings(2)), vec![3, 3]);
+    let mut capped = settings(2);
+    capped.max_windows_per_epoch = Some(5);
+    assert_eq!(batches_per_epoch(&capped), vec![2, 2], "5 windows in batches of 4");
+    // Runs written before the budget existed keep their settings identity (resume still works).
+    assert!(!toml::to_string(&settings(2)).unwrap().contains("max_windows_per_epoch"));
+    assert!(toml::to_string(&capped).unwrap().contains("max_windows_per_epoch = 5"));
 }
