@@ -92,14 +92,15 @@ macro_rules! on_cpu_tensor2 {
     }};
 }
 
-/// Raw pointer that may cross rayon threads: every task writes a disjoint region.
+/// Raw pointer that may cross rayon threads: every task writes a disjoint region (also used by
+/// [`crate::matmul`]).
 #[derive(Clone, Copy)]
-struct SyncPtr(*mut f32);
+pub(crate) struct SyncPtr(pub(crate) *mut f32);
 unsafe impl Send for SyncPtr {}
 unsafe impl Sync for SyncPtr {}
 impl SyncPtr {
     // A method (not `.0`) so closures capture the whole `SyncPtr`, which is `Send + Sync`.
-    fn get(self) -> *mut f32 {
+    pub(crate) fn get(self) -> *mut f32 {
         self.0
     }
 }

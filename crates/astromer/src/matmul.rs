@@ -23,6 +23,8 @@
 
 use rayon::prelude::*;
 
+use crate::kernels::SyncPtr;
+
 /// Rows of a register tile.
 const MR: usize = 6;
 /// Columns of a register tile (two AVX2 vectors).
@@ -32,17 +34,6 @@ const NR: usize = 16;
 const KC: usize = 256;
 /// Products smaller than this many multiply-adds run on the calling thread.
 const PARALLEL_MIN_FLOPS: usize = 1 << 20;
-
-/// A raw pointer that may cross threads (the blocks written through it are disjoint).
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-impl SendPtr {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
 
 /// Which micro-kernel this CPU runs (both give the same bits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,7 +123,7 @@ pub unsafe fn matmul_with(
     // Every output's running fma chain, rows padded to whole blocks: the chain of a depth block
     // starts from the value the previous one stored, so blocking never changes the bits.
     let mut acc = vec![0.0f32; row_blocks * MR * width];
-    let (accp, lhs) = (SendPtr(acc.as_mut_ptr()), SendPtr(lhs as *mut f32));
+    let (accp, lhs) = (SyncPtr(acc.as_mut_ptr()), SyncPtr(lhs as *mut f32));
     let threads = rayon::current_num_threads();
     let split = parallel && threads > 1 && row_blocks >= 2 * threads && m * n * k >= PARALLEL_MIN_FLOPS;
     for kb in 0..k.div_ceil(KC) {
