@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use harness::runner::{write_atomic, Outcome};
-use harness::{Experiment, Profile, Registry, ReproduceOptions, RunContext, Runner, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Registry, ReproduceOptions, RunContext, Runner, TargetKind};
 use regression::{compare, format_number, Row, Rules, Verdict};
 use toml::{Table, Value};
 use variants::Variant;
@@ -54,29 +54,11 @@ struct Overlaid {
 }
 
 impl Experiment for Overlaid {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn description(&self) -> &'static str {
-        self.inner.description()
-    }
-    fn targets(&self) -> &'static [Target] {
-        self.inner.targets()
-    }
-    fn upstream(&self) -> &'static [&'static str] {
-        self.inner.upstream()
-    }
-    fn upstream_artifacts(&self) -> &'static [&'static str] {
-        self.inner.upstream_artifacts()
-    }
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        self.inner.datasets(profile)
+    fn declaration(&self) -> &'static Declaration {
+        self.inner.declaration()
     }
     fn config(&self, profile: &Profile) -> Result<Value> {
         Ok(self.variant.apply(self.inner.name(), self.inner.config(profile)?)?)
-    }
-    fn source_dirs(&self) -> &'static [&'static str] {
-        self.inner.source_dirs()
     }
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {
         self.inner.run(ctx)

@@ -2,7 +2,7 @@
 //! (magnitude distributions; Δt boxplots on a log scale).
 
 use anyhow::Result;
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use lightcurve::LightCurveSet;
 use serde::{Deserialize, Serialize};
 
@@ -43,36 +43,31 @@ const TARGETS: &[Target] = &[
     },
 ];
 
+const DECLARATION: Declaration = Declaration {
+    name: "e01-data",
+    description: "data sets: class counts, magnitude and cadence distributions",
+    targets: TARGETS,
+    upstream: &[],
+    upstream_artifacts: &[],
+    reads: Reads::AllSets,
+    figures_need_sets: &[],
+    source_dirs: &[
+        "experiments/e01-data",
+        "experiments/harness",
+        "crates/lightcurve",
+        "crates/datasets",
+        "crates/survey-sim",
+        "crates/plotting",
+    ],
+};
+
 impl Experiment for E01Data {
-    fn name(&self) -> &'static str {
-        "e01-data"
-    }
-
-    fn description(&self) -> &'static str {
-        "data sets: class counts, magnitude and cadence distributions"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        profile.data().all()
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(profile.section::<Config>(self.name())?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e01-data",
-            "experiments/harness",
-            "crates/lightcurve",
-            "crates/datasets",
-            "crates/survey-sim",
-            "crates/plotting",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use astromer::pretrain::{self, TestMetrics, TrainEvent};
 use astromer::{AdamSettings, Astromer, EncoderConfig, LossWeighting, Trainer};
 use astromer::TrainSettings;
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use serde::{Deserialize, Serialize};
 
 pub struct E02Pretrain;
@@ -103,37 +103,32 @@ const TARGETS: &[Target] = &[
     },
 ];
 
+const DECLARATION: Declaration = Declaration {
+    name: "e02-pretrain",
+    description: "masked pretraining of Astromer 1 and 2; test RMSE/R²; Fig. 6",
+    targets: TARGETS,
+    upstream: &[],
+    upstream_artifacts: &[],
+    reads: Reads::PretrainingSet,
+    figures_need_sets: &[],
+    source_dirs: &[
+        "experiments/e02-pretrain",
+        "experiments/harness",
+        "crates/astromer",
+        "crates/lightcurve",
+        "crates/datasets",
+        "crates/survey-sim",
+        "crates/plotting",
+    ],
+};
+
 impl Experiment for E02Pretrain {
-    fn name(&self) -> &'static str {
-        "e02-pretrain"
-    }
-
-    fn description(&self) -> &'static str {
-        "masked pretraining of Astromer 1 and 2; test RMSE/R²; Fig. 6"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        vec![profile.data().pretraining.clone()]
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e02-pretrain",
-            "experiments/harness",
-            "crates/astromer",
-            "crates/lightcurve",
-            "crates/datasets",
-            "crates/survey-sim",
-            "crates/plotting",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {

@@ -14,7 +14,7 @@ use astromer::pretrain::{self, TestMetrics, TrainEvent};
 use astromer::{Astromer, LossWeighting, MaskedBatch, Trainer};
 use astromer::TrainSettings;
 use evaluation::{FewShotSettings, FoldSummary};
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use lightcurve::LightCurveSet;
 use serde::{Deserialize, Serialize};
 
@@ -146,47 +146,34 @@ struct SummaryRow {
     rmse_change_percent: f64,
 }
 
+const DECLARATION: Declaration = Declaration {
+    name: NAME,
+    description: "finetuning of the pretrained A2 and A1 per labelled set × fold × SPC; test RMSE/R²; Fig. 7",
+    targets: TARGETS,
+    upstream: &[UPSTREAM],
+    upstream_artifacts: &[UPSTREAM],
+    reads: Reads::LabelledSets,
+    figures_need_sets: &[],
+    source_dirs: &[
+        "experiments/e03-finetune",
+        // Upstream experiment crates whose code this one compiles (configs, paths).
+        "experiments/e02-pretrain",
+        "experiments/harness",
+        "crates/astromer",
+        "crates/lightcurve",
+        "crates/datasets",
+        "crates/evaluation",
+        "crates/plotting",
+    ],
+};
+
 impl Experiment for E03Finetune {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn description(&self) -> &'static str {
-        "finetuning of the pretrained A2 and A1 per labelled set × fold × SPC; test RMSE/R²; Fig. 7"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn upstream(&self) -> &'static [&'static str] {
-        &[UPSTREAM]
-    }
-
-    fn upstream_artifacts(&self) -> &'static [&'static str] {
-        &[UPSTREAM]
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        profile.data().labelled.clone()
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e03-finetune",
-            // Upstream experiment crates whose code this one compiles (configs, paths).
-            "experiments/e02-pretrain",
-            "experiments/harness",
-            "crates/astromer",
-            "crates/lightcurve",
-            "crates/datasets",
-            "crates/evaluation",
-            "crates/plotting",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {

@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use astromer::Astromer;
 use classifier::{train_head, ClassifierSettings, HeadKind, PooledFeatures};
 use evaluation::{object_metrics, window_metrics, ClassificationMetrics, ConfusionMatrix, FoldSummary};
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use lightcurve::LightCurveSet;
 use serde::{Deserialize, Serialize};
 
@@ -166,58 +166,40 @@ pub fn display_name(manifest: &str) -> String {
     s.to_string()
 }
 
+const DECLARATION: Declaration = Declaration {
+    name: "e04-classify",
+    description: "few-shot classifiers (skip/max/avg heads) on frozen finetuned encoders; Figs. 11–13, 16, 17",
+    targets: TARGETS,
+    upstream: &PRETRAINING_EXPERIMENTS_AND_E03,
+    // e03's finetuned encoders; the pretrained ones of every pretraining experiment.
+    upstream_artifacts: &PRETRAINING_EXPERIMENTS_AND_E03,
+    reads: Reads::LabelledSets,
+    figures_need_sets: &[("fig12", 2), ("fig17", 2)],
+    source_dirs: &[
+        "experiments/e04-classify",
+        // Upstream experiment crates whose code this one compiles (configs, paths).
+        "experiments/e03-finetune",
+        "experiments/e02-pretrain",
+        "experiments/harness",
+        "crates/classifier",
+        "crates/encoders",
+        "crates/starclr",
+        "crates/causal",
+        "crates/astromer",
+        "crates/lightcurve",
+        "crates/evaluation",
+        "crates/plotting",
+        "results/paper-reference",
+    ],
+};
+
 impl Experiment for E04Classify {
-    fn name(&self) -> &'static str {
-        "e04-classify"
-    }
-
-    fn description(&self) -> &'static str {
-        "few-shot classifiers (skip/max/avg heads) on frozen finetuned encoders; Figs. 11–13, 16, 17"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn upstream(&self) -> &'static [&'static str] {
-        &PRETRAINING_EXPERIMENTS_AND_E03
-    }
-
-    fn upstream_artifacts(&self) -> &'static [&'static str] {
-        // e03's finetuned encoders; the pretrained ones of every pretraining experiment.
-        &PRETRAINING_EXPERIMENTS_AND_E03
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        profile.data().labelled.clone()
-    }
-
-    fn figures(&self, profile: &Profile) -> Vec<&'static str> {
-        // Figures of the second labelled set need one.
-        harness::figures_drawable(self.targets(), profile, &[("fig12", 2), ("fig17", 2)])
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e04-classify",
-            // Upstream experiment crates whose code this one compiles (configs, paths).
-            "experiments/e03-finetune",
-            "experiments/e02-pretrain",
-            "experiments/harness",
-            "crates/classifier",
-            "crates/encoders",
-            "crates/starclr",
-            "crates/causal",
-            "crates/astromer",
-            "crates/lightcurve",
-            "crates/evaluation",
-            "crates/plotting",
-            "results/paper-reference",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {
@@ -392,7 +374,7 @@ fn features_of(
     let dev = astromer::try_default_device(0).map_err(anyhow::Error::msg)?;
     // Any encoder family the registry knows (Astromer, StarCLR), by the folder's config file.
     let model = encoders::load_frozen(weights, dev.device())
-        .with_context(|| format!("run `cargo xtask reproduce fig7 starclr-pretrain` for this profile first"))?;
+        .with_context(|| format!("loading the encoder in {} (run `cargo xtask reproduce fig7 starclr-pretrain` for this profile first)", weights.display()))?;
     let extract = |subset: &LightCurveSet| -> Result<PooledFeatures> {
         let windows = lightcurve::set_sequential_windows(subset, window_len);
         let label = |i: usize| {

@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use baselines::{BaselineKind, BaselineSettings};
 use classifier::{ClassifierSettings, HeadKind, PooledFeatures};
 use evaluation::{object_metrics, window_metrics, ClassificationMetrics, FoldSummary};
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use lightcurve::{LightCurveSet, PaddedWindow};
 use serde::{Deserialize, Serialize};
 
@@ -253,54 +253,41 @@ fn progress_bar(len: usize, prefix: &str) -> indicatif::ProgressBar {
     bar
 }
 
+const DECLARATION: Declaration = Declaration {
+    name: "e05-ablation",
+    description: "supervised baselines (raw_gru, base_gru, base_avgpool) vs A2 skip/max on the same folds (Fig. 18)",
+    targets: TARGETS,
+    upstream: &["e03-finetune", "e04-classify"],
+    // The pooled features of the finetuned encoders, cached per split by e04-classify.
+    upstream_artifacts: &["e04-classify"],
+    reads: Reads::LabelledSets,
+    figures_need_sets: &[],
+    source_dirs: &[
+        "experiments/e05-ablation",
+        // Upstream experiment crates whose code this one compiles (configs, paths).
+        "experiments/e03-finetune",
+        "experiments/e02-pretrain",
+        "experiments/harness",
+        "crates/baselines",
+        "crates/classifier",
+        "crates/astromer",
+        "crates/lightcurve",
+        "crates/evaluation",
+        "crates/plotting",
+        "crates/panels",
+        "crates/classical",
+        "crates/periodogram",
+        "results/paper-reference",
+    ],
+};
+
 impl Experiment for E05Ablation {
-    fn name(&self) -> &'static str {
-        "e05-ablation"
-    }
-
-    fn description(&self) -> &'static str {
-        "supervised baselines (raw_gru, base_gru, base_avgpool) vs A2 skip/max on the same folds (Fig. 18)"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn upstream(&self) -> &'static [&'static str] {
-        &["e03-finetune", "e04-classify"]
-    }
-
-    fn upstream_artifacts(&self) -> &'static [&'static str] {
-        // The pooled features of the finetuned encoders, cached per split by e04-classify.
-        &["e04-classify"]
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        profile.data().labelled.clone()
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e05-ablation",
-            // Upstream experiment crates whose code this one compiles (configs, paths).
-            "experiments/e03-finetune",
-            "experiments/e02-pretrain",
-            "experiments/harness",
-            "crates/baselines",
-            "crates/classifier",
-            "crates/astromer",
-            "crates/lightcurve",
-            "crates/evaluation",
-            "crates/plotting",
-            "crates/panels",
-            "crates/classical",
-            "crates/periodogram",
-            "results/paper-reference",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {

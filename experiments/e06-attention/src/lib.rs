@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use astromer::{Astromer, DefaultDevice};
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use lightcurve::{LightCurveSet, PaddedWindow};
 use serde::{Deserialize, Serialize};
 
@@ -352,50 +352,37 @@ fn panel(p: &Probed, attention: &[f32], what: &str) -> Result<plotting::Figure> 
     )?)
 }
 
+const DECLARATION: Declaration = Declaration {
+    name: NAME,
+    description: "attention of the first block on folded test curves, per head and averaged (Figs. 8, 9)",
+    targets: TARGETS,
+    upstream: &["e03-finetune"],
+    upstream_artifacts: &["e03-finetune"],
+    reads: Reads::LabelledSets,
+    figures_need_sets: &[],
+    source_dirs: &[
+        "experiments/e06-attention",
+        // Upstream experiment crates whose code this one compiles (configs, paths).
+        "experiments/e03-finetune",
+        "experiments/e02-pretrain",
+        "experiments/harness",
+        "crates/representation",
+        "crates/periodogram",
+        "crates/panels",
+        "crates/astromer",
+        "crates/lightcurve",
+        "crates/evaluation",
+        "crates/plotting",
+    ],
+};
+
 impl Experiment for E06Attention {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn description(&self) -> &'static str {
-        "attention of the first block on folded test curves, per head and averaged (Figs. 8, 9)"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn upstream(&self) -> &'static [&'static str] {
-        &["e03-finetune"]
-    }
-
-    fn upstream_artifacts(&self) -> &'static [&'static str] {
-        &["e03-finetune"]
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        profile.data().labelled.clone()
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e06-attention",
-            // Upstream experiment crates whose code this one compiles (configs, paths).
-            "experiments/e03-finetune",
-            "experiments/e02-pretrain",
-            "experiments/harness",
-            "crates/representation",
-            "crates/periodogram",
-            "crates/panels",
-            "crates/astromer",
-            "crates/lightcurve",
-            "crates/evaluation",
-            "crates/plotting",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {

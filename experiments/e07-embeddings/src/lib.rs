@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use e06_attention::ProbeSetup;
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use lightcurve::PaddedWindow;
 use representation::{Reduction, TsneSettings};
 use serde::{Deserialize, Serialize};
@@ -111,55 +111,37 @@ fn representation_name(i: usize) -> String {
     }
 }
 
+const DECLARATION: Declaration = Declaration {
+    name: "e07-embeddings",
+    description: "t-SNE of per-block embeddings (Figs. 14, 15) and their cosine silhouette (Fig. A.1)",
+    targets: TARGETS,
+    upstream: &["e03-finetune"],
+    upstream_artifacts: &["e03-finetune"],
+    reads: Reads::LabelledSets,
+    figures_need_sets: &[("fig15", 2)],
+    source_dirs: &[
+        "experiments/e07-embeddings",
+        // Upstream experiment crates whose code this one compiles (configs, paths).
+        "experiments/e03-finetune",
+        "experiments/e02-pretrain",
+        "experiments/e06-attention",
+        "experiments/harness",
+        "crates/representation",
+        "crates/panels",
+        "crates/astromer",
+        "crates/lightcurve",
+        "crates/evaluation",
+        "crates/plotting",
+    ],
+};
+
 impl Experiment for E07Embeddings {
-    fn name(&self) -> &'static str {
-        "e07-embeddings"
-    }
-
-    fn description(&self) -> &'static str {
-        "t-SNE of per-block embeddings (Figs. 14, 15) and their cosine silhouette (Fig. A.1)"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn upstream(&self) -> &'static [&'static str] {
-        &["e03-finetune"]
-    }
-
-    fn upstream_artifacts(&self) -> &'static [&'static str] {
-        &["e03-finetune"]
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        profile.data().labelled.clone()
-    }
-
-    fn figures(&self, profile: &Profile) -> Vec<&'static str> {
-        // Figures of the second labelled set need one.
-        harness::figures_drawable(self.targets(), profile, &[("fig15", 2)])
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e07-embeddings",
-            // Upstream experiment crates whose code this one compiles (configs, paths).
-            "experiments/e03-finetune",
-            "experiments/e02-pretrain",
-            "experiments/e06-attention",
-            "experiments/harness",
-            "crates/representation",
-            "crates/panels",
-            "crates/astromer",
-            "crates/lightcurve",
-            "crates/evaluation",
-            "crates/plotting",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use astromer::{MaskedBatch, ProbeRole};
 use e06_attention::{examples_per_class, folding_period, true_periods, window_phases, ProbeSetup};
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use lightcurve::PaddedWindow;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -142,50 +142,37 @@ fn example_panels(
     Ok(vec![curve, scatter, folded])
 }
 
+const DECLARATION: Declaration = Declaration {
+    name: "e08-reconstruction",
+    description: "masked reconstructions of test windows per class (Appendix B) and per-class probed RMSE",
+    targets: TARGETS,
+    upstream: &["e03-finetune"],
+    upstream_artifacts: &["e03-finetune"],
+    reads: Reads::LabelledSets,
+    figures_need_sets: &[],
+    source_dirs: &[
+        "experiments/e08-reconstruction",
+        // Upstream experiment crates whose code this one compiles (configs, paths).
+        "experiments/e03-finetune",
+        "experiments/e02-pretrain",
+        "experiments/e06-attention",
+        "experiments/harness",
+        "crates/periodogram",
+        "crates/panels",
+        "crates/astromer",
+        "crates/lightcurve",
+        "crates/evaluation",
+        "crates/plotting",
+    ],
+};
+
 impl Experiment for E08Reconstruction {
-    fn name(&self) -> &'static str {
-        "e08-reconstruction"
-    }
-
-    fn description(&self) -> &'static str {
-        "masked reconstructions of test windows per class (Appendix B) and per-class probed RMSE"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn upstream(&self) -> &'static [&'static str] {
-        &["e03-finetune"]
-    }
-
-    fn upstream_artifacts(&self) -> &'static [&'static str] {
-        &["e03-finetune"]
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        profile.data().labelled.clone()
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e08-reconstruction",
-            // Upstream experiment crates whose code this one compiles (configs, paths).
-            "experiments/e03-finetune",
-            "experiments/e02-pretrain",
-            "experiments/e06-attention",
-            "experiments/harness",
-            "crates/periodogram",
-            "crates/panels",
-            "crates/astromer",
-            "crates/lightcurve",
-            "crates/evaluation",
-            "crates/plotting",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {

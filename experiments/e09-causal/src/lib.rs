@@ -12,7 +12,7 @@
 
 use anyhow::{Context, Result};
 use causal::{CausalModel, CausalModelConfig, FitSettings, Labelled, ProbeSettings};
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use representation::{Matrix, TsneSettings};
@@ -177,39 +177,34 @@ fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
+const DECLARATION: Declaration = Declaration {
+    name: "e09-causal",
+    description: "dual-latent causal model on the star × instrument simulator: θ₀ R² per space and size (Fig. 3), t-SNE (Fig. 2)",
+    targets: TARGETS,
+    upstream: &[],
+    upstream_artifacts: &[],
+    reads: Reads::ConfigKey("dataset"),
+    figures_need_sets: &[],
+    source_dirs: &[
+        "experiments/e09-causal",
+        "experiments/harness",
+        "crates/causal",
+        "crates/survey-sim",
+        "crates/datasets",
+        "crates/astromer",
+        "crates/representation",
+        "crates/plotting",
+        "crates/panels",
+    ],
+};
+
 impl Experiment for E09Causal {
-    fn name(&self) -> &'static str {
-        "e09-causal"
-    }
-
-    fn description(&self) -> &'static str {
-        "dual-latent causal model on the star × instrument simulator: θ₀ R² per space and size (Fig. 3), t-SNE (Fig. 2)"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        Config::for_profile(profile).map(|c| vec![c.dataset]).unwrap_or_default()
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e09-causal",
-            "experiments/harness",
-            "crates/causal",
-            "crates/survey-sim",
-            "crates/datasets",
-            "crates/astromer",
-            "crates/representation",
-            "crates/plotting",
-            "crates/panels",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {

@@ -5,7 +5,7 @@
 //! e04-classify reads it as `weights = "pretrained:<name>"`, beside A1 and A2.
 
 use anyhow::{Context, Result};
-use harness::{Experiment, Profile, RunContext, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, RunContext, Target, TargetKind};
 use serde::{Deserialize, Serialize};
 use starclr::{PretrainSettings, StarClr, StarClrConfig};
 
@@ -54,39 +54,34 @@ const TARGETS: &[Target] = &[
     },
 ];
 
+const DECLARATION: Declaration = Declaration {
+    name: "e10-starclr",
+    description: "contrastive pretraining of StarCLR on e02's unlabelled curves; its encoder for e04's heads",
+    targets: TARGETS,
+    upstream: &[],
+    upstream_artifacts: &[],
+    reads: Reads::PretrainingSet,
+    figures_need_sets: &[],
+    source_dirs: &[
+        "experiments/e10-starclr",
+        "experiments/harness",
+        "crates/starclr",
+        "crates/causal",
+        "crates/astromer",
+        "crates/lightcurve",
+        "crates/datasets",
+        "crates/survey-sim",
+        "crates/plotting",
+    ],
+};
+
 impl Experiment for E10StarClr {
-    fn name(&self) -> &'static str {
-        "e10-starclr"
-    }
-
-    fn description(&self) -> &'static str {
-        "contrastive pretraining of StarCLR on e02's unlabelled curves; its encoder for e04's heads"
-    }
-
-    fn targets(&self) -> &'static [Target] {
-        TARGETS
-    }
-
-    fn datasets(&self, profile: &Profile) -> Vec<String> {
-        vec![profile.data().pretraining.clone()]
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
     }
 
     fn config(&self, profile: &Profile) -> Result<toml::Value> {
         Ok(toml::Value::try_from(Config::for_profile(profile)?)?)
-    }
-
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[
-            "experiments/e10-starclr",
-            "experiments/harness",
-            "crates/starclr",
-            "crates/causal",
-            "crates/astromer",
-            "crates/lightcurve",
-            "crates/datasets",
-            "crates/survey-sim",
-            "crates/plotting",
-        ]
     }
 
     fn run(&self, ctx: &mut RunContext<'_>) -> Result<()> {

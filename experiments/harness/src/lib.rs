@@ -62,37 +62,89 @@ pub fn figures_drawable(targets: &[Target], profile: &Profile, needs: &[(&str, u
         .collect()
 }
 
-/// A numbered experiment. Implementations are thin: they wire library calls to figures and tables.
-pub trait Experiment: Send + Sync {
-    /// Crate-like name, e.g. `e01-data`.
-    fn name(&self) -> &'static str;
-    fn description(&self) -> &'static str;
-    fn targets(&self) -> &'static [Target];
+/// The data sets an experiment reads under a profile (their manifests are prepared before it runs
+/// and their hashes decide reruns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// The pretraining set and every labelled set.
+    AllSets,
+    /// The profile's pretraining set.
+    PretrainingSet,
+    /// The profile's labelled sets.
+    LabelledSets,
+    /// The manifest named by this string key of the experiment's own config section.
+    ConfigKey(&'static str),
+    /// No data set (tests).
+    Nothing,
+}
+
+/// What an experiment is, declared once as a `const`: the runner, xtask's commands and the rerun
+/// logic read it through [`Experiment`]'s provided methods.
+#[derive(Debug, Clone, Copy)]
+pub struct Declaration {
+    /// Crate-like name, e.g. `e01-data`; also its results file and profile section.
+    pub name: &'static str,
+    pub description: &'static str,
+    pub targets: &'static [Target],
     /// Experiments whose outputs this one reads.
-    fn upstream(&self) -> &'static [&'static str] {
-        &[]
-    }
+    pub upstream: &'static [&'static str],
     /// Upstream experiments whose *artifacts* (not only results) this one reads, e.g. weights.
     /// When this experiment must run and such an upstream's artifacts are missing (a fresh clone
     /// holds results but no artifacts) or stamped by another run, the upstream reruns too.
-    fn upstream_artifacts(&self) -> &'static [&'static str] {
-        &[]
-    }
-    /// The figure targets a run under `profile` draws (default: all of them). An experiment whose
-    /// figures follow the profile's labelled sets (one figure per set) drops those it cannot draw,
-    /// so that a profile with one labelled set is not forever "missing" the second set's figure.
-    fn figures(&self, profile: &Profile) -> Vec<&'static str> {
-        let _ = profile;
-        self.targets().iter().filter(|t| t.kind == TargetKind::Figure).map(|t| t.name).collect()
-    }
-    /// Manifest names this experiment reads under a profile.
-    fn datasets(&self, profile: &Profile) -> Vec<String>;
+    pub upstream_artifacts: &'static [&'static str],
+    pub reads: Reads,
+    /// Figures drawn once per labelled set: (figure, labelled sets it needs). A profile with fewer
+    /// sets does not draw them, so it is not forever "missing" the second set's figure.
+    pub figures_need_sets: &'static [(&'static str, usize)],
+    /// Workspace-relative folders whose sources the results depend on (their hash decides reruns).
+    pub source_dirs: &'static [&'static str],
+}
+
+/// A numbered experiment. Implementations are thin: they wire library calls to figures and tables.
+pub trait Experiment: Send + Sync {
+    fn declaration(&self) -> &'static Declaration;
     /// The typed configuration for a profile (usually `profile.section(self.name())`, checked),
     /// serialised (its hash decides reruns).
     fn config(&self, profile: &Profile) -> anyhow::Result<toml::Value>;
-    /// Workspace-relative folders whose sources the results depend on (their hash decides reruns).
-    fn source_dirs(&self) -> &'static [&'static str];
     fn run(&self, ctx: &mut RunContext<'_>) -> anyhow::Result<()>;
+
+    fn name(&self) -> &'static str {
+        self.declaration().name
+    }
+    fn description(&self) -> &'static str {
+        self.declaration().description
+    }
+    fn targets(&self) -> &'static [Target] {
+        self.declaration().targets
+    }
+    fn upstream(&self) -> &'static [&'static str] {
+        self.declaration().upstream
+    }
+    fn upstream_artifacts(&self) -> &'static [&'static str] {
+        self.declaration().upstream_artifacts
+    }
+    fn source_dirs(&self) -> &'static [&'static str] {
+        self.declaration().source_dirs
+    }
+    /// The figure targets a run under `profile` draws.
+    fn figures(&self, profile: &Profile) -> Vec<&'static str> {
+        figures_drawable(self.targets(), profile, self.declaration().figures_need_sets)
+    }
+    /// Manifest names this experiment reads under a profile.
+    fn datasets(&self, profile: &Profile) -> Vec<String> {
+        match self.declaration().reads {
+            Reads::AllSets => profile.data().all(),
+            Reads::PretrainingSet => vec![profile.data().pretraining.clone()],
+            Reads::LabelledSets => profile.data().labelled.clone(),
+            // A config the profile cannot give fails later, with its own message, when it runs.
+            Reads::ConfigKey(key) => self
+                .config(profile)
+                .ok()
+                .and_then(|c| c.get(key).and_then(|v| v.as_str()).map(|s| vec![s.to_string()]))
+                .unwrap_or_default(),
+            Reads::Nothing => Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use harness::runner::Outcome;
-use harness::{Experiment, Profile, Registry, ReproduceOptions, RunContext, Runner, Target, TargetKind};
+use harness::{Declaration, Experiment, Profile, Reads, Registry, ReproduceOptions, RunContext, Runner, Target, TargetKind};
 
 static UP_RUNS: AtomicUsize = AtomicUsize::new(0);
 static DOWN_CONFIG: AtomicUsize = AtomicUsize::new(0);
@@ -15,24 +15,34 @@ struct Down;
 const UP_TARGETS: &[Target] = &[Target { name: "up", kind: TargetKind::Table, description: "weights" }];
 const DOWN_TARGETS: &[Target] = &[Target { name: "down", kind: TargetKind::Table, description: "uses the weights" }];
 
+const UP: Declaration = Declaration {
+    name: "up",
+    description: "writes an artifact",
+    targets: UP_TARGETS,
+    upstream: &[],
+    upstream_artifacts: &[],
+    reads: Reads::Nothing,
+    figures_need_sets: &[],
+    source_dirs: &[],
+};
+
+const DOWN: Declaration = Declaration {
+    name: "down",
+    description: "reads the artifact",
+    targets: DOWN_TARGETS,
+    upstream: &["up"],
+    upstream_artifacts: &["up"],
+    reads: Reads::Nothing,
+    figures_need_sets: &[],
+    source_dirs: &[],
+};
+
 impl Experiment for Up {
-    fn name(&self) -> &'static str {
-        "up"
-    }
-    fn description(&self) -> &'static str {
-        "writes an artifact"
-    }
-    fn targets(&self) -> &'static [Target] {
-        UP_TARGETS
-    }
-    fn datasets(&self, _: &Profile) -> Vec<String> {
-        Vec::new()
+    fn declaration(&self) -> &'static Declaration {
+        &UP
     }
     fn config(&self, _: &Profile) -> anyhow::Result<toml::Value> {
         Ok(toml::Value::Table(toml::Table::new()))
-    }
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[]
     }
     fn run(&self, ctx: &mut RunContext<'_>) -> anyhow::Result<()> {
         UP_RUNS.fetch_add(1, Ordering::SeqCst);
@@ -42,31 +52,13 @@ impl Experiment for Up {
 }
 
 impl Experiment for Down {
-    fn name(&self) -> &'static str {
-        "down"
-    }
-    fn description(&self) -> &'static str {
-        "reads the artifact"
-    }
-    fn targets(&self) -> &'static [Target] {
-        DOWN_TARGETS
-    }
-    fn upstream(&self) -> &'static [&'static str] {
-        &["up"]
-    }
-    fn upstream_artifacts(&self) -> &'static [&'static str] {
-        &["up"]
-    }
-    fn datasets(&self, _: &Profile) -> Vec<String> {
-        Vec::new()
+    fn declaration(&self) -> &'static Declaration {
+        &DOWN
     }
     fn config(&self, _: &Profile) -> anyhow::Result<toml::Value> {
         let mut t = toml::Table::new();
         t.insert("k".into(), (DOWN_CONFIG.load(Ordering::SeqCst) as i64).into());
         Ok(toml::Value::Table(t))
-    }
-    fn source_dirs(&self) -> &'static [&'static str] {
-        &[]
     }
     fn run(&self, ctx: &mut RunContext<'_>) -> anyhow::Result<()> {
         let w = std::fs::read_to_string(ctx.upstream_dir("up")?.join("weights"))?;
