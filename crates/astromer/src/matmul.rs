@@ -17,9 +17,11 @@
 //! tests check.
 //!
 //! Layout: B is packed once per call into depth blocks of [`KC`] rows and panels of [`NR`]
-//! columns (zero-padded), A per block of [`MR`] rows; a micro-kernel continues an MR × NR tile's
-//! fma chains over one depth block, and the chains' running values wait in an f32 buffer between
-//! blocks (stored and reloaded exactly, so the chain is the unblocked one).
+//! columns (zero-padded); A is read in place, [`MR`] rows at a time with its own strides (only a
+//! last partial block is copied, zero-padded); a micro-kernel continues an MR × NR tile's fma
+//! chains over one depth block, and the chains' running values wait in an f32 buffer between
+//! blocks (stored and reloaded exactly, so the chain is the unblocked one); the last block writes
+//! dst directly.
 
 use rayon::prelude::*;
 
@@ -120,41 +122,71 @@ pub unsafe fn matmul_with(
             }
         }
     }
-    // Every output's running fma chain, rows padded to whole blocks: the chain of a depth block
-    // starts from the value the previous one stored, so blocking never changes the bits.
-    let mut acc = vec![0.0f32; row_blocks * MR * width];
-    let (accp, lhs) = (SyncPtr(acc.as_mut_ptr()), SyncPtr(lhs as *mut f32));
+    // At least one depth block, so that k = 0 still writes dst (= [dst +] beta·0).
+    let depth_blocks = k.div_ceil(KC).max(1);
+    // The fma chains' running values between depth blocks (rows padded to whole blocks): the
+    // chain of a block starts from the value the previous one stored, so blocking never changes
+    // the bits. One block (k ≤ KC, most products here) needs no buffer: tiles go straight to dst.
+    let mut acc = if depth_blocks > 1 { vec![0.0f32; row_blocks * MR * width] } else { Vec::new() };
+    let (accp, lhs, dst) = (SyncPtr(acc.as_mut_ptr()), SyncPtr(lhs as *mut f32), SyncPtr(dst));
     let threads = rayon::current_num_threads();
     let split = parallel && threads > 1 && row_blocks >= 2 * threads && m * n * k >= PARALLEL_MIN_FLOPS;
-    for kb in 0..k.div_ceil(KC) {
+    for kb in 0..depth_blocks {
         let (k0, kc) = (kb * KC, KC.min(k - kb * KC));
+        let (first, last) = (kb == 0, kb + 1 == depth_blocks);
         let b_block = &packed_b[k0 * width..][..kc * width];
         let block = |rb: usize, packed_a: &mut Vec<f32>| {
             let i0 = rb * MR;
             let rows = MR.min(m - i0);
-            // A's rows i0 … i0+MR−1 over this depth block, k-major (MR values per k), zero-padded.
-            packed_a.clear();
-            packed_a.resize(kc * MR, 0.0);
-            for ii in 0..rows {
-                let src = lhs.get().add((i0 + ii) * lhs_rs + k0 * lhs_cs) as *const f32;
-                for kk in 0..kc {
-                    packed_a[kk * MR + ii] = *src.add(kk * lhs_cs);
+            // A whole block of MR rows is read in place, with A's own strides; the last, partial
+            // block is copied into MR rows of kc (zero rows below), so the kernel never branches.
+            let (a, a_rs, a_cs) = if rows == MR {
+                (lhs.get().add(i0 * lhs_rs + k0 * lhs_cs) as *const f32, lhs_rs, lhs_cs)
+            } else {
+                packed_a.clear();
+                packed_a.resize(MR * kc, 0.0);
+                for ii in 0..rows {
+                    let src = lhs.get().add((i0 + ii) * lhs_rs + k0 * lhs_cs) as *const f32;
+                    for (kk, v) in packed_a[ii * kc..(ii + 1) * kc].iter_mut().enumerate() {
+                        *v = *src.add(kk * lhs_cs);
+                    }
                 }
-            }
+                (packed_a.as_ptr(), kc, 1)
+            };
             let mut tile = [[0.0f32; NR]; MR];
             for p in 0..panels {
-                let out = accp.get().add(i0 * width + p * NR);
-                for (ii, row) in tile.iter_mut().enumerate() {
-                    std::ptr::copy_nonoverlapping(out.add(ii * width), row.as_mut_ptr(), NR);
+                let saved = accp.get().add(i0 * width + p * NR);
+                if first {
+                    tile = [[0.0f32; NR]; MR];
+                } else {
+                    for (ii, row) in tile.iter_mut().enumerate() {
+                        std::ptr::copy_nonoverlapping(saved.add(ii * width), row.as_mut_ptr(), NR);
+                    }
                 }
-                let b = &b_block[p * kc * NR..][..kc * NR];
+                let b = b_block[p * kc * NR..][..kc * NR].as_ptr();
                 match kernel {
                     #[cfg(target_arch = "x86_64")]
-                    Kernel::Avx2Fma => tile_avx2_fma(packed_a.as_ptr(), b.as_ptr(), kc, &mut tile),
-                    _ => tile_scalar(packed_a, b, kc, &mut tile),
+                    Kernel::Avx2Fma => tile_avx2_fma(a, (a_rs, a_cs), b, kc, &mut tile),
+                    _ => tile_scalar(a, (a_rs, a_cs), b, kc, &mut tile),
                 }
-                for (ii, row) in tile.iter().enumerate() {
-                    std::ptr::copy_nonoverlapping(row.as_ptr(), out.add(ii * width), NR);
+                if last {
+                    let cols = NR.min(n - p * NR);
+                    #[cfg(target_arch = "x86_64")]
+                    if kernel == Kernel::Avx2Fma && cols == NR && dst_cs == 1 {
+                        store_tile_avx(&tile, rows, dst.get().add(i0 * dst_rs + p * NR), dst_rs, read_dst, beta);
+                        continue;
+                    }
+                    for (ii, row) in tile[..rows].iter().enumerate() {
+                        let out = dst.get().add((i0 + ii) * dst_rs + p * NR * dst_cs);
+                        for (jj, &v) in row[..cols].iter().enumerate() {
+                            let d = out.add(jj * dst_cs);
+                            *d = if read_dst { *d + beta * v } else { beta * v };
+                        }
+                    }
+                } else {
+                    for (ii, row) in tile.iter().enumerate() {
+                        std::ptr::copy_nonoverlapping(row.as_ptr(), saved.add(ii * width), NR);
+                    }
                 }
             }
         };
@@ -167,23 +199,16 @@ pub unsafe fn matmul_with(
             }
         }
     }
-    for i in 0..m {
-        let out = dst.add(i * dst_rs);
-        for (j, &v) in acc[i * width..i * width + n].iter().enumerate() {
-            let d = out.add(j * dst_cs);
-            *d = if read_dst { *d + beta * v } else { beta * v };
-        }
-    }
 }
 
-/// One MR × NR tile: `tile[i][j] += Σ_k a[k·MR + i]·b[k·NR + j]`, continuing one fma chain per
-/// element from the value in `tile`.
-fn tile_scalar(a: &[f32], b: &[f32], k: usize, tile: &mut [[f32; NR]; MR]) {
+/// One MR × NR tile: `tile[i][j] += Σ_k a[i·a_rs + k·a_cs]·b[k·NR + j]`, continuing one fma
+/// chain per element from the value in `tile`.
+unsafe fn tile_scalar(a: *const f32, (a_rs, a_cs): Strides, b: *const f32, k: usize, tile: &mut [[f32; NR]; MR]) {
     for (ii, row) in tile.iter_mut().enumerate() {
         for (jj, out) in row.iter_mut().enumerate() {
             let mut acc = *out;
             for kk in 0..k {
-                acc = a[kk * MR + ii].mul_add(b[kk * NR + jj], acc);
+                acc = (*a.add(ii * a_rs + kk * a_cs)).mul_add(*b.add(kk * NR + jj), acc);
             }
             *out = acc;
         }
@@ -191,28 +216,72 @@ fn tile_scalar(a: &[f32], b: &[f32], k: usize, tile: &mut [[f32; NR]; MR]) {
 }
 
 /// [`tile_scalar`] in twelve AVX2 accumulators (the same fma chains, eight outputs at a time).
+/// The accumulators are twelve named locals, not an array: rustc kept an array of them on the
+/// stack, so every fma went through memory (4x slower on a Zen 3, hidden by a Zen 5's memory
+/// renaming).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2_fma(a: *const f32, b: *const f32, k: usize, tile: &mut [[f32; NR]; MR]) {
+unsafe fn tile_avx2_fma(a: *const f32, (a_rs, a_cs): Strides, b: *const f32, k: usize, tile: &mut [[f32; NR]; MR]) {
     use std::arch::x86_64::*;
-    let mut c = [[_mm256_setzero_ps(); 2]; MR];
-    for (acc, row) in c.iter_mut().zip(tile.iter()) {
-        acc[0] = _mm256_loadu_ps(row.as_ptr());
-        acc[1] = _mm256_loadu_ps(row.as_ptr().add(8));
+    let t = tile.as_mut_ptr() as *mut f32;
+    // One pointer per row of A, each stepping a_cs along k.
+    let (mut a0p, mut a1p, mut a2p) = (a, a.add(a_rs), a.add(2 * a_rs));
+    let (mut a3p, mut a4p, mut a5p) = (a.add(3 * a_rs), a.add(4 * a_rs), a.add(5 * a_rs));
+    let (mut c00, mut c01) = (_mm256_loadu_ps(t), _mm256_loadu_ps(t.add(8)));
+    let (mut c10, mut c11) = (_mm256_loadu_ps(t.add(NR)), _mm256_loadu_ps(t.add(NR + 8)));
+    let (mut c20, mut c21) = (_mm256_loadu_ps(t.add(2 * NR)), _mm256_loadu_ps(t.add(2 * NR + 8)));
+    let (mut c30, mut c31) = (_mm256_loadu_ps(t.add(3 * NR)), _mm256_loadu_ps(t.add(3 * NR + 8)));
+    let (mut c40, mut c41) = (_mm256_loadu_ps(t.add(4 * NR)), _mm256_loadu_ps(t.add(4 * NR + 8)));
+    let (mut c50, mut c51) = (_mm256_loadu_ps(t.add(5 * NR)), _mm256_loadu_ps(t.add(5 * NR + 8)));
+    let mut bp = b;
+    for _ in 0..k {
+        let b0 = _mm256_loadu_ps(bp);
+        let b1 = _mm256_loadu_ps(bp.add(8));
+        let a0 = _mm256_broadcast_ss(&*a0p);
+        c00 = _mm256_fmadd_ps(a0, b0, c00);
+        c01 = _mm256_fmadd_ps(a0, b1, c01);
+        let a1 = _mm256_broadcast_ss(&*a1p);
+        c10 = _mm256_fmadd_ps(a1, b0, c10);
+        c11 = _mm256_fmadd_ps(a1, b1, c11);
+        let a2 = _mm256_broadcast_ss(&*a2p);
+        c20 = _mm256_fmadd_ps(a2, b0, c20);
+        c21 = _mm256_fmadd_ps(a2, b1, c21);
+        let a3 = _mm256_broadcast_ss(&*a3p);
+        c30 = _mm256_fmadd_ps(a3, b0, c30);
+        c31 = _mm256_fmadd_ps(a3, b1, c31);
+        let a4 = _mm256_broadcast_ss(&*a4p);
+        c40 = _mm256_fmadd_ps(a4, b0, c40);
+        c41 = _mm256_fmadd_ps(a4, b1, c41);
+        let a5 = _mm256_broadcast_ss(&*a5p);
+        c50 = _mm256_fmadd_ps(a5, b0, c50);
+        c51 = _mm256_fmadd_ps(a5, b1, c51);
+        (a0p, a1p, a2p) = (a0p.add(a_cs), a1p.add(a_cs), a2p.add(a_cs));
+        (a3p, a4p, a5p) = (a3p.add(a_cs), a4p.add(a_cs), a5p.add(a_cs));
+        bp = bp.add(NR);
     }
-    for kk in 0..k {
-        let b0 = _mm256_loadu_ps(b.add(kk * NR));
-        let b1 = _mm256_loadu_ps(b.add(kk * NR + 8));
-        let ak = a.add(kk * MR);
-        for (ii, acc) in c.iter_mut().enumerate() {
-            let av = _mm256_set1_ps(*ak.add(ii));
-            acc[0] = _mm256_fmadd_ps(av, b0, acc[0]);
-            acc[1] = _mm256_fmadd_ps(av, b1, acc[1]);
+    for (i, (lo, hi)) in [(c00, c01), (c10, c11), (c20, c21), (c30, c31), (c40, c41), (c50, c51)].into_iter().enumerate() {
+        _mm256_storeu_ps(t.add(i * NR), lo);
+        _mm256_storeu_ps(t.add(i * NR + 8), hi);
+    }
+}
+
+/// The last step of a whole-width tile into a row-major dst: `dst = [dst +] beta·tile` for the
+/// first `rows` rows, eight outputs at a time. A multiply, then an add, each rounded (no fma): the
+/// bits of the scalar `*d + beta * v`. The scalar loop cost more than the fmas of a product with
+/// a short k (attention scores: k = 32).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn store_tile_avx(tile: &[[f32; NR]; MR], rows: usize, dst: *mut f32, dst_rs: usize, read_dst: bool, beta: f32) {
+    use std::arch::x86_64::*;
+    let b = _mm256_set1_ps(beta);
+    for (ii, row) in tile[..rows].iter().enumerate() {
+        let out = dst.add(ii * dst_rs);
+        for half in 0..NR / 8 {
+            let v = _mm256_mul_ps(b, _mm256_loadu_ps(row.as_ptr().add(8 * half)));
+            let d = out.add(8 * half);
+            let v = if read_dst { _mm256_add_ps(_mm256_loadu_ps(d), v) } else { v };
+            _mm256_storeu_ps(d, v);
         }
-    }
-    for (row, acc) in tile.iter_mut().zip(&c) {
-        _mm256_storeu_ps(row.as_mut_ptr(), acc[0]);
-        _mm256_storeu_ps(row.as_mut_ptr().add(8), acc[1]);
     }
 }
 

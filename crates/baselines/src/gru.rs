@@ -71,10 +71,13 @@ impl<D: Device<f32>> Gru<D> {
         let steps = n_valid.iter().copied().max().unwrap_or(0).min(l);
         let dev = x.device().clone();
         // Input projection of every step at once: (B·L, in) · (in, 3U) + b.
-        let xp = self
-            .input
-            .forward(x.reshape_like(&(b * l, i)))
-            .reshape_like(&(b, l, 3 * u));
+        let xp = self.input.forward(x.reshape_like(&(b * l, i)));
+        // The whole recurrence as one fused op on the CPU (same states, bit for bit; analytic
+        // backward through time), else the per-step ops below.
+        let xp = match astromer::kernels::gru_recurrence(xp, &self.recurrent.weight, &self.recurrent.bias, (b, l), n_valid) {
+            Ok(h) => return h,
+            Err(xp) => xp.reshape_like(&(b, l, 3 * u)),
+        };
         let (xp, tape) = xp.split_tape();
         // Per-step keep masks, negated: −1 at a valid step, 0 at padding; row t is step t.
         let neg_keep: Vec<f32> = (0..steps.max(1))
@@ -376,6 +379,68 @@ mod tests {
                     "param {pi}[{k}]: analytic {}, numeric {fd}",
                     g[k]
                 );
+            }
+        }
+    }
+
+    /// Output, loss gradients of the four parameters and of the input, for a loss Σ h ⊙ c.
+    fn outputs_and_grads(gru: &Gru<Cpu>, x: &[f32], (b, l, i): (usize, usize, usize), n_valid: &[usize]) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let dev = Cpu::default();
+        let x: Tensor3<Cpu> = dev.tensor_from_vec(x.to_vec(), (b, l, i));
+        let mut grads: Gradients<f32, Cpu> = Gradients::leaky();
+        let mut ps = Vec::new();
+        gru.params(&mut ps);
+        for p in &ps {
+            match p {
+                ParamRef::R1(t) => grads.try_alloc_for(*t).unwrap(),
+                ParamRef::R2(t) => grads.try_alloc_for(*t).unwrap(),
+            }
+        }
+        grads.try_alloc_for(&x).unwrap();
+        let h = gru.forward(x.clone().traced(grads), n_valid);
+        let out = h.retaped::<NoneTape>().as_vec();
+        let u = gru.units();
+        let c: Tensor2<Cpu> = dev.tensor_from_vec((0..b * u).map(|k| (k as f32 * 0.61).sin() + 0.2).collect(), (b, u));
+        let g = (h * c).sum::<(), _>().backward();
+        let mut all: Vec<Vec<f32>> = ps
+            .iter()
+            .map(|p| match p {
+                ParamRef::R1(t) => g.get(*t).as_vec(),
+                ParamRef::R2(t) => g.get(*t).as_vec(),
+            })
+            .collect();
+        all.push(g.get(&x).as_vec());
+        (out, all)
+    }
+
+    #[test]
+    fn fused_recurrence_equals_the_per_step_ops() {
+        let dev = Cpu::default();
+        let (b, l, i, u) = (5, 9, 3, 17);
+        let mut gru = Gru::new(&dev, i, u, &mut ChaCha8Rng::seed_from_u64(11));
+        gru.input.bias = dev.tensor_from_vec((0..3 * u).map(|k| 0.05 * (k % 7) as f32 - 0.15).collect(), (3 * u,));
+        gru.recurrent.bias = dev.tensor_from_vec((0..3 * u).map(|k| 0.2 - 0.03 * (k % 11) as f32).collect(), (3 * u,));
+        let x: Vec<f32> = (0..b * l * i).map(|k| (k as f32 * 0.37).cos() * 1.5).collect();
+        // Full, shorter, empty and nearly full rows: padding, the zero state and masking.
+        let n_valid = [9, 4, 0, 8, 1];
+        let (fast, fast_g) = outputs_and_grads(&gru, &x, (b, l, i), &n_valid);
+        let (generic, generic_g) = astromer::kernels::with_generic_kernels(|| outputs_and_grads(&gru, &x, (b, l, i), &n_valid));
+        // The forward pass does the generic ops in their order: the same bits.
+        assert_eq!(fast, generic);
+        assert!(fast[2 * u..3 * u].iter().all(|&v| v == 0.0), "an empty row keeps the zero state");
+        let names = ["input kernel", "input bias", "recurrent kernel", "recurrent bias", "input"];
+        for ((f, g), name) in fast_g.iter().zip(&generic_g).zip(names) {
+            assert_eq!(f.len(), g.len());
+            assert!(g.iter().any(|&v| v.abs() > 1e-3), "{name}: no gradient to compare");
+            for (k, (a, e)) in f.iter().zip(g).enumerate() {
+                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "{name}[{k}]: fused {a}, generic {e}");
+            }
+        }
+        // Padded steps of the input get no gradient.
+        let gx = &fast_g[4];
+        for (row, &n) in n_valid.iter().enumerate() {
+            for t in n..l {
+                assert!(gx[(row * l + t) * i..(row * l + t + 1) * i].iter().all(|&v| v == 0.0), "row {row} step {t}");
             }
         }
     }

@@ -113,7 +113,13 @@ impl<D: Device<f32>> Lstm<D> {
         let (b, l, i) = *x.shape();
         let u = self.units();
         let dev = x.device().clone();
-        let projected = self.input.forward(x.reshape_like(&(b * l, i))).reshape_like(&(b, l, 4 * u));
+        let projected = self.input.forward(x.reshape_like(&(b * l, i)));
+        // The whole recurrence as one fused op on the CPU (analytic backward through time), else
+        // the per-step ops below.
+        let projected = match astromer::kernels::lstm_recurrence(projected, &self.recurrent, (b, l)) {
+            Ok(h) => return h.reshape_like(&(b, l, u)),
+            Err(p) => p.reshape_like(&(b, l, 4 * u)),
+        };
         let (projected, tape) = projected.split_tape();
         // Each step's ops go on the tape of that step's output; the input projection's on the first.
         let mut projection_tape = Some(tape);
@@ -539,6 +545,46 @@ mod tests {
         // unit_forget_bias at construction.
         let fresh = Lstm::new(&dev, i, u, &mut ChaCha8Rng::seed_from_u64(1)).input.bias.as_vec();
         assert_eq!(fresh, (0..4 * u).map(|j| if (u..2 * u).contains(&j) { 1.0 } else { 0.0 }).collect::<Vec<f32>>());
+    }
+
+    /// Every step's output and the gradients of input kernel, bias, recurrent kernel and input
+    /// for a loss Σ out ⊙ c.
+    fn lstm_outputs_and_grads(lstm: &Lstm<Cpu>, x: &[f32], (b, l, i): (usize, usize, usize)) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let dev = Cpu::default();
+        let x: Tensor3<Cpu> = dev.tensor_from_vec(x.to_vec(), (b, l, i));
+        let mut grads: Gradients<f32, Cpu> = Gradients::leaky();
+        grads.try_alloc_for(&lstm.input.weight).unwrap();
+        grads.try_alloc_for(&lstm.input.bias).unwrap();
+        grads.try_alloc_for(&lstm.recurrent).unwrap();
+        grads.try_alloc_for(&x).unwrap();
+        let out = lstm.forward(x.clone().traced(grads));
+        let values_out = out.retaped::<NoneTape>().as_vec();
+        let u = lstm.units();
+        let c: Tensor3<Cpu> = dev.tensor_from_vec(values(b * l * u, 3), (b, l, u));
+        let g = (out * c).sum::<(), _>().backward();
+        let all = vec![g.get(&lstm.input.weight).as_vec(), g.get(&lstm.input.bias).as_vec(), g.get(&lstm.recurrent).as_vec(), g.get(&x).as_vec()];
+        (values_out, all)
+    }
+
+    #[test]
+    fn fused_lstm_equals_the_per_step_ops() {
+        let dev = Cpu::default();
+        let (b, l, i, u) = (3, 11, 5, 9);
+        let mut lstm = Lstm::new(&dev, i, u, &mut ChaCha8Rng::seed_from_u64(4));
+        lstm.input.bias = dev.tensor_from_vec(values(4 * u, 6), (4 * u,));
+        let x = values(b * l * i, 8);
+        let (fast, fast_g) = lstm_outputs_and_grads(&lstm, &x, (b, l, i));
+        let (generic, generic_g) = astromer::kernels::with_generic_kernels(|| lstm_outputs_and_grads(&lstm, &x, (b, l, i)));
+        for (k, (a, e)) in fast.iter().zip(&generic).enumerate() {
+            assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "output {k}: fused {a}, generic {e}");
+        }
+        for ((f, g), name) in fast_g.iter().zip(&generic_g).zip(["input kernel", "input bias", "recurrent kernel", "input"]) {
+            assert_eq!(f.len(), g.len());
+            assert!(g.iter().any(|&v| v.abs() > 1e-3), "{name}: no gradient to compare");
+            for (k, (a, e)) in f.iter().zip(g).enumerate() {
+                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "{name}[{k}]: fused {a}, generic {e}");
+            }
+        }
     }
 
     #[test]
