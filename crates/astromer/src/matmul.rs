@@ -108,7 +108,7 @@ pub unsafe fn matmul_with(
     let row_blocks = m.div_ceil(MR);
     // B in depth blocks of KC rows, each in column panels of NR (zero-padded): block kb, panel p
     // holds rows kb·KC … of columns p·NR … p·NR+NR−1 at `kb·KC·width + p·kc·NR`.
-    let mut packed_b = vec![0.0f32; k * width];
+    let mut packed_b = scratch(&PACKED_B, k * width);
     for kb in 0..k.div_ceil(KC) {
         let (k0, kc) = (kb * KC, KC.min(k - kb * KC));
         for p in 0..panels {
@@ -116,9 +116,15 @@ pub unsafe fn matmul_with(
             let panel = &mut packed_b[k0 * width + p * kc * NR..][..kc * NR];
             for kk in 0..kc {
                 let src = rhs.add((k0 + kk) * rhs_rs + p * NR * rhs_cs);
-                for (jj, v) in panel[kk * NR..kk * NR + cols].iter_mut().enumerate() {
-                    *v = *src.add(jj * rhs_cs);
+                let row = &mut panel[kk * NR..kk * NR + NR];
+                if rhs_cs == 1 {
+                    std::ptr::copy_nonoverlapping(src, row.as_mut_ptr(), cols);
+                } else {
+                    for (jj, v) in row[..cols].iter_mut().enumerate() {
+                        *v = *src.add(jj * rhs_cs);
+                    }
                 }
+                row[cols..].fill(0.0);
             }
         }
     }
@@ -127,7 +133,8 @@ pub unsafe fn matmul_with(
     // The fma chains' running values between depth blocks (rows padded to whole blocks): the
     // chain of a block starts from the value the previous one stored, so blocking never changes
     // the bits. One block (k ≤ KC, most products here) needs no buffer: tiles go straight to dst.
-    let mut acc = if depth_blocks > 1 { vec![0.0f32; row_blocks * MR * width] } else { Vec::new() };
+    // (The first block never reads it, so a reused buffer needs no zeroing.)
+    let mut acc = if depth_blocks > 1 { scratch(&ACC, row_blocks * MR * width) } else { Vec::new() };
     let (accp, lhs, dst) = (SyncPtr(acc.as_mut_ptr()), SyncPtr(lhs as *mut f32), SyncPtr(dst));
     let threads = rayon::current_num_threads();
     let split = parallel && threads > 1 && row_blocks >= 2 * threads && m * n * k >= PARALLEL_MIN_FLOPS;
@@ -199,6 +206,35 @@ pub unsafe fn matmul_with(
             }
         }
     }
+    give_back(&PACKED_B, packed_b);
+    give_back(&ACC, acc);
+}
+
+thread_local! {
+    // Buffers kept per thread between products (a training step makes thousands): no allocation,
+    // no zeroing, no page faults on fresh memory. Taken out while in use, so a product started on
+    // this thread while another waits for the pool (rayon work stealing) just allocates its own.
+    static PACKED_B: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+    static ACC: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// This thread's buffer from `cell`, `len` long; its contents are whatever was there (every
+/// element is written before it is read).
+fn scratch(cell: &'static std::thread::LocalKey<std::cell::Cell<Vec<f32>>>, len: usize) -> Vec<f32> {
+    let mut v = cell.with(|c| c.take());
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    v.truncate(len);
+    v
+}
+
+/// Keeps the larger of `v` and the buffer already in `cell` (capacity is what counts).
+fn give_back(cell: &'static std::thread::LocalKey<std::cell::Cell<Vec<f32>>>, v: Vec<f32>) {
+    cell.with(|c| {
+        let old = c.take();
+        c.set(if old.capacity() > v.capacity() { old } else { v });
+    });
 }
 
 /// One MR × NR tile: `tile[i][j] += Σ_k a[i·a_rs + k·a_cs]·b[k·NR + j]`, continuing one fma
