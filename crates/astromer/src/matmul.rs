@@ -162,7 +162,8 @@ pub unsafe fn matmul_with(
             };
             let mut tile = [[0.0f32; NR]; MR];
             for p in 0..panels {
-                let saved = accp.get().add(i0 * width + p * NR);
+                // wrapping_add: with one depth block the buffer is empty and never touched.
+                let saved = accp.get().wrapping_add(i0 * width + p * NR);
                 if first {
                     tile = [[0.0f32; NR]; MR];
                 } else {
